@@ -1,0 +1,1 @@
+"""The edge of Yidi Ledger: CLI, backends, simulator, benchmarks' helpers. Nothing imports it."""

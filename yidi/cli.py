@@ -1,0 +1,397 @@
+"""`yidi`: the command line. Thin: parse options, open a backend, print a view."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ledger.money import fen_to_yuan_grouped
+from ledger.records import parse_record
+from projections import views
+from projections.fold import Projection, digest, fold
+
+from . import settings
+from .bootstrap import open_backend
+from .ingest import Ingest, read_lines
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Yidi Ledger 异地就医结算账本")
+out = Console()
+err = Console(stderr=True)
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+class Ctx:
+    def __init__(self, data_dir: Optional[str], config: Optional[str]) -> None:
+        self.home = settings.data_dir(data_dir)
+        self.policy = settings.load_policy(self.home, config)
+
+    @contextmanager
+    def backend(self) -> Iterator[Any]:
+        backend = open_backend(self.home, self.policy)
+        try:
+            yield backend
+        finally:
+            backend.close()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Data directory (default $YIDI_HOME or ~/.local/share/yidi)."),
+    config: Optional[str] = typer.Option(None, "--config", help="TOML file with a [policy] table."),
+) -> None:
+    ctx.obj = Ctx(data_dir, config)
+
+
+def _json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _yuan(fen: int | None) -> str:
+    return "" if fen is None else fen_to_yuan_grouped(fen)
+
+
+def _state(c: Ctx, as_of: Optional[str] = None) -> Projection:
+    with c.backend() as backend:
+        if as_of is None:
+            return backend.projection()
+        return backend.projection_as_of(as_of)
+
+
+# -- ingest ---------------------------------------------------------------------------
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="JSON Lines file of records ('-' for standard input)."),
+    as_json: bool = typer.Option(False, "--json", help="Print {accepted, duplicates, rejected}."),
+    rejects: Optional[Path] = typer.Option(None, "--rejects", help="Where rejected lines are written (default <data dir>/rejects/<file>.rejects.jsonl)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on a terminal."),
+) -> None:
+    """Record a file of platform messages and ledger records, in file order."""
+    c: Ctx = ctx.obj
+    name = "stdin" if str(file) == "-" else file.name
+    rejects_path = rejects or c.home / "rejects" / f"{name}.rejects.jsonl"
+    rejects_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = sys.stdin.buffer if str(file) == "-" else open(file, "rb")
+    total_bytes = None if str(file) == "-" else file.stat().st_size
+    started = time.perf_counter()
+    with c.backend() as backend, open(rejects_path, "wb") as rejects_out:
+        pipeline = Ingest(backend, name, lambda r: rejects_out.write(orjson.dumps(r) + b"\n"))
+        show = progress and err.is_terminal and total_bytes is not None
+        if show:
+            from rich.progress import BarColumn, Progress, TransferSpeedColumn, TimeRemainingColumn
+
+            with Progress("[progress.description]{task.description}", BarColumn(), TransferSpeedColumn(),
+                          TimeRemainingColumn(), console=err) as bar:
+                task = bar.add_task(f"ingest {name}", total=total_bytes)
+                for line_no, raw in enumerate(read_lines(handle), 1):
+                    pipeline.feed(line_no, raw)
+                    if line_no % 1000 == 0:
+                        bar.update(task, completed=handle.tell())
+                pipeline.flush()
+                bar.update(task, completed=total_bytes)
+        else:
+            for line_no, raw in enumerate(read_lines(handle), 1):
+                pipeline.feed(line_no, raw)
+            pipeline.flush()
+    if handle is not sys.stdin.buffer:
+        handle.close()
+    counts = pipeline.counts.to_dict()
+    seconds = time.perf_counter() - started
+    if as_json:
+        _json(counts)
+    else:
+        out.print(f"accepted {counts['accepted']}, duplicates {counts['duplicates']}, rejected {counts['rejected']}"
+                  f" in {seconds:.1f} s")
+    if counts["rejected"]:
+        err.print(f"rejected lines: {rejects_path}")
+
+
+# -- reading commands ------------------------------------------------------------------
+@app.command()
+def balances(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print {account: balance_fen}."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Only facts whose time is at or before 'YYYY-MM-DD HH:MM:SS'."),
+) -> None:
+    """Balances per account (Σ debits − Σ credits, fen); without --json, per province too."""
+    state = _state(ctx.obj, as_of)
+    if as_json:
+        _json(views.balances(state))
+        return
+    _print_provinces(state)
+    table = Table("account", "balance (yuan)", title="Accounts 账户余额")
+    for account, fen in views.balances(state).items():
+        table.add_row(account, _yuan(fen))
+    out.print(table)
+
+
+@app.command()
+def provinces(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Each place as insured place and as treatment place."""
+    state = _state(ctx.obj)
+    if as_json:
+        _json(views.provinces(state))
+    else:
+        _print_provinces(state)
+
+
+def _print_provinces(state: Projection) -> None:
+    table = Table("place", "prepaid 预付", "payable 应付", "fund spent 基金支出", "float held 暂收",
+                  "receivable 应收", "owed to inst. 应付机构", "treasury 财政专户",
+                  title="Balances per place 各地余额 (yuan)")
+    for row in views.provinces(state):
+        table.add_row(row["code"], *(_yuan(row[k]) for k in (
+            "insured_prepaid_fen", "insured_payable_fen", "insured_fund_spent_fen", "treatment_float_held_fen",
+            "treatment_receivable_fen", "treatment_owed_to_institutions_fen", "treasury_fen")))
+    out.print(table)
+
+
+@app.command()
+def floats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Prepayment floats (预付金): amount, outstanding, usage and level."""
+    c: Ctx = ctx.obj
+    state = _state(c)
+    if as_json:
+        _json(views.floats(state, c.policy))
+        return
+    _print_floats(state, c)
+
+
+def _print_floats(state: Projection, c: Ctx) -> None:
+    table = Table("insured", "treatment", "float 预付金", "outstanding 未清算", "usage", "level", "alerts",
+                  title=f"Floats 预付金 (warning ≥ {c.policy.float_warning_pct} %, emergency ≥ {c.policy.float_emergency_pct} %)")
+    for row in views.float_details(state, c.policy):
+        style = {"ok": "green", "warning": "yellow", "emergency": "bold red"}[row["level"]]
+        usage = "" if row["usage_pct"] is None else f"{row['usage_pct']:.2f} %"
+        alerts = ", ".join(f"{a['time'][:10]} {a['to_level']}" for a in row["alerts"][-3:])
+        table.add_row(row["insured"], row["treatment"], _yuan(row["float_fen"]), _yuan(row["outstanding_fen"]),
+                      usage, f"[{style}]{row['level']}[/]", alerts)
+    out.print(table)
+
+
+@app.command()
+def statements(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Clearing statements (清分) per month and pair, outstanding or transferred."""
+    state = _state(ctx.obj)
+    if as_json:
+        _json(views.statements(state))
+        return
+    _print_statements(state)
+
+
+def _print_statements(state: Projection) -> None:
+    table = Table("period", "insured", "treatment", "amount (yuan)", "status", "issued", "transferred",
+                  title="Clearing statements 清算单")
+    for s in views.statement_details(state):
+        style = "green" if s["status"] == "transferred" else "yellow"
+        table.add_row(s["period"], s["insured"], s["treatment"], _yuan(s["amount_fen"]),
+                      f"[{style}]{s['status']}[/]", s["issued_at"][:10], (s["transferred_at"] or "")[:10])
+    out.print(table)
+
+
+@app.command()
+def investigations(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json"),
+    status: Optional[str] = typer.Option(None, help="open | closed"),
+) -> None:
+    """The large-amount investigation queue (大额费用协查)."""
+    state = _state(ctx.obj)
+    cases = views.investigations(state, status)
+    if as_json:
+        _json(cases)
+        return
+    _print_investigations(cases)
+
+
+def _print_investigations(cases: list[dict[str, Any]]) -> None:
+    table = Table("setl_id", "insured", "treatment", "institution", "fees (yuan)", "opened", "status",
+                  title="Large-amount investigations 大额费用协查")
+    for case in cases:
+        table.add_row(case["setl_id"], case["insured"], case["treatment"], case["fixmedins_code"],
+                      _yuan(case["medfee_sumamt_fen"]), case["opened_at"][:10],
+                      case["status"] + (f" ({case['outcome']})" if case["outcome"] else ""))
+    out.print(table)
+
+
+@app.command()
+def payouts(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Institution payments: due after the clearing money arrives, paid, overdue."""
+    c: Ctx = ctx.obj
+    state = _state(c)
+    rows = views.payouts(state, c.policy, today=dt.datetime.now(BEIJING).date())
+    if as_json:
+        _json(rows)
+        return
+    table = Table("treatment", "institution", "period", "due", "paid", "due date", "status", title="Institution payouts 机构拨付")
+    for r in rows:
+        table.add_row(r["treatment"], r["fixmedins_code"], r["period"], _yuan(r["due_fen"]), _yuan(r["paid_fen"]),
+                      r["due_date"] or "", r["status"])
+    out.print(table)
+
+
+@app.command()
+def summary(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Counts of facts, accounts, statements and open cases; the projection digest."""
+    state = _state(ctx.obj)
+    data = views.summary(state)
+    data["digest"] = digest(state)
+    if as_json:
+        _json(data)
+    else:
+        for key, value in data.items():
+            out.print(f"{key}: {value}")
+
+
+# -- writing commands --------------------------------------------------------------------
+@app.command()
+def clear(
+    ctx: typer.Context,
+    period: str = typer.Option(..., "--period", help="The month to clear, YYYY-MM."),
+    recorded_at: Optional[str] = typer.Option(None, "--recorded-at", help="Time of the clearing run (default: now, Beijing time)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Run the national clearing for a month: close it and issue one statement per active pair."""
+    c: Ctx = ctx.obj
+    when = recorded_at or dt.datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    record = {"type": "clear", "recorded_at": when, "period": period}
+    parsed = parse_record(record, c.policy)
+    if parsed.command is None:
+        _fail(parsed.errors, as_json)
+    with c.backend() as backend:
+        result = backend.record([(parsed.command, {"cli": "clear"})])
+        outcome = result.outcomes[0]
+        if outcome.status == "rejected":
+            _fail(outcome.errors, as_json)
+        issued = [s for s in views.statements(backend.projection()) if s["period"] == period]
+    if as_json:
+        _json({"status": outcome.status, "period": period, "statements": issued})
+    else:
+        out.print(f"{period}: {outcome.status}, {len(issued)} statements")
+        for s in issued:
+            out.print(f"  {s['insured']} -> {s['treatment']}: {_yuan(s['amount_fen'])} ({s['status']})")
+
+
+def _fail(errors: Any, as_json: bool) -> None:
+    if as_json:
+        _json({"status": "rejected", "errors": [e.to_dict() for e in errors]})
+    else:
+        for e in errors:
+            err.print(f"[red]rejected[/]: {e.field}: {e.message}")
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def replay(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print digest, counts and balances.")) -> None:
+    """Rebuild every projection from the stored events; print its digest beside the live one."""
+    c: Ctx = ctx.obj
+    with c.backend() as backend:
+        started = time.perf_counter()
+        state = fold(backend.read_facts())
+        seconds = time.perf_counter() - started
+        live = digest(backend.projection())
+    rebuilt = digest(state)
+    if as_json:
+        _json({"facts": state.facts, "digest": rebuilt, "live_digest": live, "match": rebuilt == live,
+               "seconds": round(seconds, 3), "balances": views.balances(state)})
+    else:
+        rate = state.facts / seconds if seconds > 0 else 0.0
+        out.print(f"replayed {state.facts} facts in {seconds:.2f} s ({rate:,.0f} facts/s)")
+        out.print(f"digest {rebuilt}")
+        out.print(f"live   {live}  {'[green]match[/]' if rebuilt == live else '[red]DIFFERENT[/]'}")
+    if rebuilt != live:
+        raise typer.Exit(code=1)
+
+
+# -- simulator and demo ------------------------------------------------------------------
+@app.command()
+def simulate(
+    seed: int = typer.Option(1, "--seed"),
+    months: int = typer.Option(2, "--months"),
+    settlements: int = typer.Option(1000, "--settlements", help="Settlement records per month (about)."),
+    provinces_n: int = typer.Option(6, "--provinces"),
+    start: str = typer.Option("2025-01", "--start", help="First month, YYYY-MM."),
+    malformed: float = typer.Option(0.0, "--malformed-share", help="Share of malformed records, e.g. 0.01."),
+    output: Path = typer.Option(Path("-"), "--out", "-o", help="Output file ('-' for standard output)."),
+) -> None:
+    """Write a realistic record stream (JSON Lines) for a few months."""
+    from .simulator import SimulationSpec, generate_lines
+
+    spec = SimulationSpec(seed=seed, start_month=start, months=months, settlements_per_month=settlements,
+                          provinces=provinces_n, malformed_share=malformed)
+    sink = sys.stdout.buffer if str(output) == "-" else open(output, "wb")
+    count = 0
+    for line in generate_lines(spec):
+        sink.write((line if isinstance(line, bytes) else line.encode()) + b"\n")
+        count += 1
+    if sink is not sys.stdout.buffer:
+        sink.close()
+        err.print(f"wrote {count} records to {output}")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    months: int = typer.Option(3, "--months"),
+    settlements: int = typer.Option(400, "--settlements", help="Settlement records per month."),
+    seed: int = typer.Option(7, "--seed"),
+    serve: bool = typer.Option(False, "--serve", help="Leave the demo's data open in the dashboard."),
+) -> None:
+    """Simulate a few months and run the whole life cycle on a fresh embedded ledger."""
+    from .embedded import EmbeddedBackend
+    from .simulator import SimulationSpec, generate_lines
+
+    c: Ctx = ctx.obj
+    home = c.home / "demo"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    spec = SimulationSpec(seed=seed, months=months, settlements_per_month=settlements, provinces=5, malformed_share=0.01)
+    path = home / "demo-records.jsonl"
+    with open(path, "wb") as sink:
+        for line in generate_lines(spec):
+            sink.write((line if isinstance(line, bytes) else line.encode()) + b"\n")
+    started = time.perf_counter()
+    backend = EmbeddedBackend(home, c.policy)
+    rejects_path = home / "demo-records.rejects.jsonl"
+    with open(rejects_path, "wb") as rejects_out, open(path, "rb") as handle:
+        pipeline = Ingest(backend, path.name, lambda r: rejects_out.write(orjson.dumps(r) + b"\n"))
+        for line_no, raw in enumerate(read_lines(handle), 1):
+            pipeline.feed(line_no, raw)
+        pipeline.flush()
+    state = backend.projection()
+    counts = pipeline.counts
+    out.rule(f"Yidi Ledger demo 异地就医结算账本 — {months} months, seed {seed}")
+    out.print(f"records: accepted {counts.accepted}, duplicates {counts.duplicates}, rejected {counts.rejected} "
+              f"(see {rejects_path.name}) in {time.perf_counter() - started:.1f} s")
+    _print_provinces(state)
+    _print_floats(state, c)
+    _print_statements(state)
+    _print_investigations(views.investigations(state)[:10])
+    data = views.summary(state)
+    out.print(f"facts {data['facts']}, accounts {data['accounts']}, Σ balances {data['balance_sum_fen']} fen, "
+              f"digest {digest(state)[:16]}…")
+    out.print(f"data: {home}  (try: yidi --data-dir {home} balances --json)")
+    backend.close()
+    if serve:
+        from .serve import run_server
+
+        run_server(home, c.policy)
+
+
+def run() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    run()
