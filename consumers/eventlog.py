@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from ledger.aggregates import INDEX_PREFIX
+from ledger.aggregates import fact_topics
 
 PAGE_SIZE = 5_000  # notifications read per query
 
@@ -20,15 +20,16 @@ PAGE_SIZE = 5_000  # notifications read per query
 def read_facts(recorder: Any, after: int = 0, upto: int | None = None) -> Iterator[dict[str, Any]]:
     """Yield facts with position > ``after`` (and <= ``upto``), each with its ``position``."""
     start = after + 1
+    topics = fact_topics()
+    loads = orjson.loads
     while True:
-        page = recorder.select_notifications(start=start, limit=PAGE_SIZE, stop=upto)
+        page = recorder.select_notifications(start=start, limit=PAGE_SIZE, stop=upto, topics=topics)
         if not page:
             return
         for notification in page:
-            body = orjson.loads(notification.state)["body"]
-            if not body["type"].startswith(INDEX_PREFIX):
-                body["position"] = notification.id
-                yield body
+            body = loads(notification.state)["body"]
+            body["position"] = notification.id
+            yield body
         start = page[-1].id + 1
         if upto is not None and start > upto:
             return

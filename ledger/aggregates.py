@@ -22,10 +22,13 @@ makes a second ``setl_id`` or ``msgid`` impossible to record twice.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import uuid
 from typing import Any
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import resolve_topic
 
 from .chain import GENESIS
 
@@ -33,21 +36,60 @@ NAMESPACE = uuid.UUID("6f1d3c5e-2b7a-4e8f-9a1c-0d4b5e6f7a8b")
 INDEX_PREFIX = "index."
 
 
+_NAMESPACE_BYTES = NAMESPACE.bytes
+
+
+@functools.lru_cache(maxsize=65_536)
 def aggregate_id(kind: str, key: str) -> uuid.UUID:
-    return uuid.uuid5(NAMESPACE, f"{kind}:{key}")
+    """uuid5(NAMESPACE, "kind:key"), computed without uuid5's per-call overhead."""
+    digest = hashlib.sha1(_NAMESPACE_BYTES + f"{kind}:{key}".encode()).digest()
+    value = (int.from_bytes(digest[:16], "big") & ~(0xF000 << 64) | (5 << 76)) & ~(0xC000 << 48) | (0x8000 << 48)
+    return uuid.UUID(int=value)
 
 
 def is_fact(body: dict[str, Any]) -> bool:
     return not body["type"].startswith(INDEX_PREFIX)
 
 
+def _construct(event: Any, aggregate: Any) -> "Book":
+    """What the library's created-event ``mutate`` does, without inspecting signatures
+    on every call (the hot path of ingest): our ``__init__`` always takes just ``body``."""
+    assert aggregate is None
+    cls = resolve_topic(event.originator_topic)
+    agg = cls.__new__(cls)
+    agg.__base_init__(event.originator_id, event.originator_version, event.timestamp)
+    agg.__init__(event.body)
+    return agg
+
+
 class Book(Aggregate):
-    """Base of every ledger aggregate: events carry a ``body`` applied by ``on_<type>``."""
+    """Base of every ledger aggregate: events carry a ``body`` applied by ``on_<type>``.
+
+    Facts and index entries use different event classes (``Started``/``Appended`` for
+    facts, ``Opened``/``Noted`` for index entries), so readers of the log can select facts
+    by topic without decoding the index entries at all.
+    """
 
     class Started(Aggregate.Created):
         body: dict[str, Any]
 
+        def mutate(self, aggregate: Any) -> Any:
+            return _construct(self, aggregate)
+
+    class Opened(Aggregate.Created):
+        body: dict[str, Any]
+
+        def mutate(self, aggregate: Any) -> Any:
+            return _construct(self, aggregate)
+
     class Appended(Aggregate.Event):
+        body: dict[str, Any]
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Book)
+            aggregate.apply_body(self.body)
+
+    class Noted(Aggregate.Event):
         body: dict[str, Any]
 
         def apply(self, aggregate: Aggregate) -> None:
@@ -67,11 +109,12 @@ class Book(Aggregate):
             handler(body)
 
     def append(self, body: dict[str, Any]) -> None:
-        self.trigger_event(self.Appended, body=body)
+        self.trigger_event(self.Appended if is_fact(body) else self.Noted, body=body)
 
     @classmethod
     def start(cls, key: str, body: dict[str, Any]) -> "Book":
-        return cls._create(cls.Started, id=aggregate_id(cls.KIND, key), body=body)
+        event_class = cls.Started if is_fact(body) else cls.Opened
+        return cls._create(event_class, id=aggregate_id(cls.KIND, key), body=body)
 
     KIND = "book"
 
@@ -86,7 +129,7 @@ class Settlement(Book):
         self.fact: dict[str, Any] = {}
 
     def on_settlement_recorded(self, body: dict[str, Any]) -> None:
-        self.fact = {k: v for k, v in body.items() if k not in ("prev", "hash")}
+        self.fact = body  # bodies are never mutated once recorded
 
     def on_settlement_reversed(self, body: dict[str, Any]) -> None:
         self.status = "reversed"
@@ -230,3 +273,13 @@ class RecordIndex(Book):
 
 
 HEAD_KINDS: dict[str, type[Head]] = {"pair": PairBook, "treasury": Treasury, "calendar": Calendar}
+
+
+BOOKS: tuple[type[Book], ...] = (Settlement, Message, Filing, Person, PairBook, Treasury, Calendar, RecordIndex)
+
+
+def fact_topics() -> list[str]:
+    """The event-store topics of fact events (for reading facts without index entries)."""
+    from eventsourcing.utils import get_topic
+
+    return sorted(get_topic(event) for book in BOOKS for event in (book.Started, book.Appended))

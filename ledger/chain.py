@@ -31,10 +31,11 @@ def fact_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
 
 
 def chain(body: dict[str, Any], seq: int, prev_hash: str) -> dict[str, Any]:
-    """Return ``body`` with its chain fields: ``seq``, ``prev``, ``hash`` and ``id``."""
-    chained = dict(body)
-    chained["seq"] = seq
-    chained["prev"] = prev_hash
-    chained["hash"] = fact_hash(prev_hash, body)
-    chained["id"] = f"{body['key']}/{seq}"
-    return chained
+    """Add the chain fields to a fresh ``body`` (one without them): seq, prev, hash, id."""
+    assert "hash" not in body, "a body is chained once"
+    digest = hashlib.sha256(prev_hash.encode("ascii") + canonical(body)).hexdigest()
+    body["seq"] = seq
+    body["prev"] = prev_hash
+    body["hash"] = digest
+    body["id"] = f"{body['key']}/{seq}"
+    return body

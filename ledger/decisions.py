@@ -458,6 +458,23 @@ def investigation_close(uow: UnitOfWork, policy: Policy, cmd: InvestigationClose
     return ACCEPTED
 
 
+def lookups(cmd: Command) -> list[tuple[type[Any], str]]:
+    """The aggregates a command's decision will look up by business id (for prefetching)."""
+    refs: list[tuple[type[Any], str]] = []
+    if isinstance(cmd, Settle):
+        refs += [(Message, cmd.msgid), (Settlement, cmd.setl_id), (Person, cmd.psn_no)]
+    elif isinstance(cmd, Cancel):
+        refs.append((Message, cmd.msgid))
+        refs.append((Message, cmd.omsgid) if cmd.omsgid else (Settlement, str(cmd.setl_id)))
+    elif isinstance(cmd, Filing):
+        refs += [(FilingAgg, cmd.filing_id), (Person, cmd.psn_no)]
+    else:
+        refs.append((RecordIndex, record_digest(cmd.content)))
+        if isinstance(cmd, ManualReimbursement) and cmd.msgid:
+            refs.append((Message, cmd.msgid))
+    return refs
+
+
 Decision = Callable[[UnitOfWork, Policy, Any, Source], str]
 DECISIONS: dict[type[Command], Decision] = {
     Settle: settle,

@@ -25,6 +25,13 @@ class AmountError(ValueError):
 
 def parse_yuan_to_fen(value: object, *, allow_negative: bool = False) -> int:
     """Parse a yuan amount (JSON number or string) into integer fen."""
+    if type(value) is str:  # the common case: "1234.50"
+        match = _YUAN_RE.match(value)
+        if match is not None and not match.group(1) and len(match.group(2)) <= 12:
+            cents = match.group(3)
+            if cents is None:
+                return int(match.group(2)) * FEN_PER_YUAN
+            return int(match.group(2)) * FEN_PER_YUAN + int(cents if len(cents) == 2 else cents + "0")
     if isinstance(value, bool) or value is None:
         raise AmountError("must be a number or a decimal string")
     if isinstance(value, int):

@@ -246,6 +246,14 @@ class _Reader:
         )
 
     def amount(self, name: str, *, required: bool = True, allow_negative: bool = False) -> int | None:
+        value = self.data.get(name)
+        if type(value) is str:  # fast path for the usual "1234.50"
+            whole, dot, cents = value.partition(".")
+            if (whole.isascii() and whole.isdigit() and len(whole) <= 12
+                    and (not dot or (len(cents) == 2 and cents.isascii() and cents.isdigit()))):
+                fen = int(whole) * 100 + (int(cents) if dot else 0)
+                self.content[name] = fen
+                return fen
         value = self._get(name, required)
         if value is None:
             return None
@@ -292,7 +300,7 @@ class _Reader:
         if not _TIME_RE.match(value):
             return False
         try:
-            return self._in_range(dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S").year)
+            return self._in_range(dt.datetime.fromisoformat(value).year)
         except ValueError:
             return False
 

@@ -10,13 +10,14 @@ the input order and each key's chain is in position order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
+from uuid import UUID
 
-from eventsourcing.application import Application, LRUCache
+from eventsourcing.application import Application, LRUCache, ProcessingEvent
 
 from .aggregates import Book, Calendar, Person, PairBook, Treasury, is_fact
 from .config import Policy
-from .decisions import ACCEPTED, DECISIONS, DUPLICATE, Source
+from .decisions import ACCEPTED, DECISIONS, DUPLICATE, Source, lookups
 from .errors import FieldError, Rejected, invariant
 from .records import Command
 from .unit_of_work import UnitOfWork
@@ -36,6 +37,8 @@ class Outcome:
 class BatchResult:
     outcomes: list[Outcome]
     facts: list[tuple[int, dict[str, Any]]]  # (position, fact body) in position order
+    first_position: int = 0  # notification ids this batch took (facts and index events)
+    last_position: int = 0
 
 
 def store_env(base: Mapping[str, str]) -> dict[str, str]:
@@ -52,18 +55,26 @@ def store_env(base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+# Which of these aggregate ids exist in the store? One query per batch instead of one
+# lookup per record; supplied by the persistence adapter (SQLite, PostgreSQL).
+ExistenceProbe = Callable[[Iterable[UUID]], set[UUID]]
+
+
 class Ledger(Application):  # type: ignore[type-arg]
     name = "yidi"
     snapshotting_intervals = {PairBook: 100, Treasury: 100, Calendar: 50, Person: 20}
 
-    def __init__(self, policy: Policy, env: Mapping[str, str]) -> None:
+    def __init__(self, policy: Policy, env: Mapping[str, str], probe: ExistenceProbe | None = None) -> None:
         super().__init__(env=store_env(env))
         self.policy = policy
+        self.probe = probe
 
     def record(self, items: Sequence[tuple[Command, Source]]) -> BatchResult:
         """Decide and record a batch; rejected commands leave no trace."""
         invariant(len(items) <= MAX_BATCH_RECORDS, "batch too large")
         uow = UnitOfWork(self)
+        if self.probe is not None:
+            uow.prefetch(self.probe, (ref for command, _ in items for ref in lookups(command)))
         outcomes: list[Outcome] = []
         for command, source in items:
             try:
@@ -74,15 +85,21 @@ class Ledger(Application):  # type: ignore[type-arg]
             invariant(status in (ACCEPTED, DUPLICATE), f"unknown status {status}")
             outcomes.append(Outcome(status))
         uow.flush_all()
-        return BatchResult(outcomes, self._commit(uow))
+        return self._commit(uow, outcomes)
 
-    def _commit(self, uow: UnitOfWork) -> list[tuple[int, dict[str, Any]]]:
+    def _commit(self, uow: UnitOfWork, outcomes: list[Outcome]) -> BatchResult:
         aggregates: list[Book] = uow.aggregates()
         events = uow.ordered_events()
         if not events:
-            return []
+            return BatchResult(outcomes, [])
+        # What Application.save does, minus its per-object protocol checks (the hot path):
+        # events in decision order, then the aggregates for the cache and snapshots.
+        processing = ProcessingEvent()
+        processing.events = list(events)
+        processing.aggregates = {agg.id: agg for agg in aggregates}
         try:
-            recordings = self.save(*events, *aggregates)
+            recordings = self._record(processing)
+            self._take_snapshots(processing)
         except BaseException:
             # The cached aggregates were mutated by this batch: forget them all.
             self.forget_cache()
@@ -92,7 +109,9 @@ class Ledger(Application):  # type: ignore[type-arg]
             body = recording.domain_event.body  # type: ignore[attr-defined]
             if is_fact(body):
                 facts.append((recording.notification.id, body))
-        return facts
+        positions = [r.notification.id for r in recordings]
+        invariant(positions == sorted(positions), "a batch's events are recorded in decision order")
+        return BatchResult(outcomes, facts, positions[0], positions[-1])
 
     def forget_cache(self) -> None:
         if self.repository.cache is not None:

@@ -54,6 +54,19 @@ class UnitOfWork:
         self.events: list[Any] = []  # every triggered event, in decision order
 
     # -- aggregates -----------------------------------------------------------------
+    def prefetch(self, probe: Any, refs: Any) -> None:
+        """Learn in one query which of the aggregates a batch will look up do not exist."""
+        ids = {aggregate_id(cls.KIND, key) for cls, key in refs}
+        ids -= self.loaded.keys()
+        cache = self.app.repository.cache
+        if cache is not None:
+            ids = {i for i in ids if i not in cache.cache}
+        if not ids:
+            return
+        existing = probe(ids)
+        for missing in ids - existing:
+            self.loaded[missing] = None
+
     def get(self, cls: type[B], key: str) -> B | None:
         agg_id = aggregate_id(cls.KIND, key)
         if agg_id not in self.loaded:

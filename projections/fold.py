@@ -215,3 +215,32 @@ def digest(state: Projection) -> str:
     content["balances"] = {k: v for k, v in state.balances.items() if v != 0}
     content["digest_version"] = DIGEST_VERSION
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def merge(states: Iterable[Projection]) -> Projection:
+    """Combine projections folded from disjoint sets of keys (e.g. Kafka partitions).
+
+    Sums add, per-key tables unite; because every figure is a sum or belongs to one key,
+    merging the per-partition folds gives exactly the fold of all facts.
+    """
+    total = Projection()
+    for s in states:
+        for account, fen in s.balances.items():
+            total.balances[account] = total.balances.get(account, 0) + fen
+        total.facts += s.facts
+        for kind, n in s.facts_by_type.items():
+            total.facts_by_type[kind] = total.facts_by_type.get(kind, 0) + n
+        for table in ("volumes", "direct", "dues", "filings", "exemptions"):
+            mine, theirs = getattr(total, table), getattr(s, table)
+            for key, row in theirs.items():
+                if key in mine:
+                    mine[key] = [a + b for a, b in zip(mine[key], row)]
+                else:
+                    mine[key] = list(row)
+        for key, owers in s.dues_from.items():
+            total.dues_from[key] = sorted(set(total.dues_from.get(key, [])) | set(owers))
+        for table in ("statements", "periods", "floats", "investigations"):
+            getattr(total, table).update({k: dict(v) for k, v in getattr(s, table).items()})
+        for key, alerts in s.alerts.items():
+            total.alerts.setdefault(key, []).extend(list(a) for a in alerts)
+    return total

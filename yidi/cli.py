@@ -332,8 +332,8 @@ def simulate(
                           provinces=provinces_n, malformed_share=malformed)
     sink = sys.stdout.buffer if str(output) == "-" else open(output, "wb")
     count = 0
-    for line in generate_lines(spec):
-        sink.write((line if isinstance(line, bytes) else line.encode()) + b"\n")
+    for line in generate_lines(spec):  # each line ends with its newline
+        sink.write(line.encode())
         count += 1
     if sink is not sys.stdout.buffer:
         sink.close()
@@ -360,7 +360,7 @@ def demo(
     path = home / "demo-records.jsonl"
     with open(path, "wb") as sink:
         for line in generate_lines(spec):
-            sink.write((line if isinstance(line, bytes) else line.encode()) + b"\n")
+            sink.write(line.encode())
     started = time.perf_counter()
     backend = EmbeddedBackend(home, c.policy)
     rejects_path = home / "demo-records.rejects.jsonl"

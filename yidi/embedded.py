@@ -20,6 +20,8 @@ from ledger.service import BatchResult, Ledger
 from projections.fold import Projection, apply
 from projections.sqlite_store import SqliteProjectionStore
 
+from .probes import sqlite_probe
+
 EVENTS_DB = "events.db"
 PROJECTIONS_DB = "projections.db"
 CHECKPOINT_EVERY_FACTS = 200_000  # checkpoint the projection at least this often during ingest
@@ -36,10 +38,12 @@ class EmbeddedBackend:
             "SQLITE_DBNAME": str(home / EVENTS_DB),
             "SQLITE_LOCK_TIMEOUT": "30",
         })
+        self.ledger.probe = sqlite_probe(self.ledger.recorder)
         self.store = SqliteProjectionStore(home / PROJECTIONS_DB)
         self.state, self.position = self.store.load()
         self._unsaved_facts = 0
         self.catch_up()
+        self._log_end = max_position(self.recorder)
 
     @property
     def recorder(self) -> Any:
@@ -65,8 +69,15 @@ class EmbeddedBackend:
 
     def record(self, items: Sequence[tuple[Command, Source]]) -> BatchResult:
         result = self.ledger.record(items)
-        if result.facts:
+        if result.facts and result.first_position == self._log_end + 1:
+            # Nobody wrote in between: the batch's own facts are the log's next facts.
+            for position, fact in result.facts:
+                apply(self.state, fact)
+                self.position = position
+            self._unsaved_facts += len(result.facts)
+        elif result.facts:
             self._fold_new()
+        self._log_end = max(self._log_end, result.last_position)
         if self._unsaved_facts >= CHECKPOINT_EVERY_FACTS:
             self.checkpoint()
         return result

@@ -21,7 +21,7 @@ from ledger.errors import FieldError
 from ledger.records import Command, parse_record
 from ledger.service import BatchResult
 
-BATCH_RECORDS = 1_000
+BATCH_RECORDS = 4_000
 MAX_LINE_BYTES = 1_000_000  # a settlement is ~1.5 kB; a megabyte line is not a record
 
 

@@ -43,9 +43,10 @@ import math
 import random
 import re
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import orjson
 
@@ -181,7 +182,7 @@ NON_JSON_SHARE_OF_MALFORMED = 2 / 13  # generate_lines: malformed lines that are
 GARBAGE_MIN_CHARS, GARBAGE_MAX_CHARS = 8, 64
 # Code points for "binary" garbage: no line separators (\n \r \v \f \x1c-\x1e \x85).
 _GARBAGE_CODEPOINTS = tuple(
-    c for c in list(range(0x00, 0x20)) + list(range(0x7F, 0x100)) if c not in (0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85)
+    c for c in list(range(0x20)) + list(range(0x7F, 0x100)) if c not in (0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85)
 )
 
 AMOUNT_FIELDS = (
@@ -257,7 +258,13 @@ class SimulationSpec:
             raise ValueError("settlements_per_month must be >= 0")
         if not 1 <= self.provinces <= len(PROVINCE_CITIES):
             raise ValueError(f"provinces must be within 1..{len(PROVINCE_CITIES)}")
-        for name in ("duplicate_share", "cancel_share", "reversal_2601_share", "large_stay_share", "intra_province_share"):
+        for name in (
+            "duplicate_share",
+            "cancel_share",
+            "reversal_2601_share",
+            "large_stay_share",
+            "intra_province_share",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within 0..1")
         if self.cancel_share + self.reversal_2601_share > 1.0:
@@ -452,7 +459,11 @@ def _share(rng: random.Random, amount_fen: int, bounds: tuple[float, float]) -> 
 
 def _draw_amounts(rng: random.Random, kind: _Kind, employee: bool, large: bool) -> tuple[int, ...]:
     """One settlement's amounts in fen, in AMOUNT_FIELDS order, satisfying every invariant."""
-    total = _log_uniform_fen(rng, LARGE_STAY_MIN_FEN, LARGE_STAY_MAX_FEN) if large else _log_uniform_fen(rng, kind.min_fen, kind.max_fen)
+    total = (
+        _log_uniform_fen(rng, LARGE_STAY_MIN_FEN, LARGE_STAY_MAX_FEN)
+        if large
+        else _log_uniform_fen(rng, kind.min_fen, kind.max_fen)
+    )
     fund, acct = _draw_fund_and_account(rng, kind, employee, total)
     cash = total - fund - acct
     cvlserv, hifmi, hifob, maf, oth = _draw_fund_parts(rng, employee, large, fund)
@@ -466,14 +477,20 @@ def _draw_amounts(rng: random.Random, kind: _Kind, employee: bool, large: bool) 
     overlmt = int(rest * rng.random() * OVERLMT_MAX_SHARE) if large else 0
     inscp = total - fulamt - overlmt - preselfpay
     mulaid = int(acct * rng.random()) if acct and rng.random() < ACCOUNT_MUTUAL_AID_CHANCE else 0
-    amounts = (total, fulamt, overlmt, preselfpay, inscp, dedc, hifp, cvlserv, 0, hifmi, hifob, maf, oth, fund, acct + cash, acct, cash, mulaid, 0)
+    amounts = (
+        total, fulamt, overlmt, preselfpay, inscp, dedc,  # medfee_sumamt .. act_pay_dedc
+        hifp, cvlserv, 0, hifmi, hifob, maf, oth, fund,  # hifp_pay .. fund_pay_sumamt (hifes_pay 0)
+        acct + cash, acct, cash, mulaid, 0,  # psn_part_amt .. hosp_part_amt
+    )  # fmt: skip
     assert hifp >= 0 and cash >= 0 and fund + acct + cash == total, amounts
     return amounts
 
 
 def _draw_fund_and_account(rng: random.Random, kind: _Kind, employee: bool, total: int) -> tuple[int, int]:
     med = kind.med_type
-    no_fund = (med == "41" and rng.random() < PHARMACY_ACCOUNT_ONLY_SHARE) or (med == "11" and rng.random() < OUTPATIENT_NO_FUND_SHARE)
+    no_fund = (med == "41" and rng.random() < PHARMACY_ACCOUNT_ONLY_SHARE) or (
+        med == "11" and rng.random() < OUTPATIENT_NO_FUND_SHARE
+    )
     if no_fund:  # personal account only (employees) or cash only (residents have none)
         return 0, (total if employee else 0)
     ratio = rng.uniform(kind.fund_min, kind.fund_max)
@@ -492,8 +509,14 @@ def _draw_fund_parts(rng: random.Random, employee: bool, large: bool, fund: int)
         return 0, 0, 0, 0, 0
     cvlserv = _share(rng, fund, CIVIL_SERVANT_RANGE) if employee and rng.random() < CIVIL_SERVANT_CHANCE else 0
     hifmi = _share(rng, fund, CRITICAL_ILLNESS_SHARE_RANGE) if large else 0
-    hifob = _share(rng, fund, LARGE_AMOUNT_SUBSIDY_RANGE) if large and employee and rng.random() < LARGE_AMOUNT_SUBSIDY_CHANCE else 0
-    maf = _share(rng, fund, MEDICAL_ASSISTANCE_RANGE) if not employee and rng.random() < MEDICAL_ASSISTANCE_CHANCE else 0
+    hifob = (
+        _share(rng, fund, LARGE_AMOUNT_SUBSIDY_RANGE)
+        if large and employee and rng.random() < LARGE_AMOUNT_SUBSIDY_CHANCE
+        else 0
+    )
+    maf = (
+        _share(rng, fund, MEDICAL_ASSISTANCE_RANGE) if not employee and rng.random() < MEDICAL_ASSISTANCE_CHANCE else 0
+    )
     oth = _share(rng, fund, OTHER_FUND_RANGE) if rng.random() < OTHER_FUND_CHANCE else 0
     return cvlserv, hifmi, hifob, maf, oth
 
@@ -683,10 +706,14 @@ class _Simulator:
         if person.temporary and rng.random() < TREATMENT_DONE_CHANCE:
             self._treatment_done(pair, person, t)
 
-    def _settlement_record(self, t: int, kind: _Kind, person: _Person, institution: str, amounts: tuple[int, ...]) -> Record:
+    def _settlement_record(
+        self, t: int, kind: _Kind, person: _Person, institution: str, amounts: tuple[int, ...]
+    ) -> Record:
         rng, cal = self.rng, self.cal
         stamp = cal.stamp(t)
-        setl_id = f"{person.treatment_city}{cal.day(t // SECONDS_PER_DAY)[1][2:]}{next(self.setl_seq) % SETL_SEQ_MODULO:08d}"
+        setl_id = (
+            f"{person.treatment_city}{cal.day(t // SECONDS_PER_DAY)[1][2:]}{next(self.setl_seq) % SETL_SEQ_MODULO:08d}"
+        )
         info: Record = {
             "setl_id": setl_id,
             "mdtrt_id": "MD" + setl_id,
@@ -697,10 +724,10 @@ class _Simulator:
             "med_type": kind.med_type,
         }
         if rng.random() < NUMERIC_RECORD_SHARE:  # the contract allows JSON numbers too
-            for name, fen in zip(AMOUNT_FIELDS, amounts):
+            for name, fen in zip(AMOUNT_FIELDS, amounts, strict=True):
                 info[name] = fen / 100 if rng.random() < NUMERIC_FIELD_SHARE else fen_to_yuan(fen)
         else:
-            for name, fen in zip(AMOUNT_FIELDS, amounts):
+            for name, fen in zip(AMOUNT_FIELDS, amounts, strict=True):
                 info[name] = fen_to_yuan(fen)
         info["medins_setl_id"] = "M" + setl_id
         info["clr_optins"] = person.treatment_city
@@ -796,7 +823,9 @@ class _Simulator:
         self._put(record, filed_s, duplicable=True)
 
     def _emit_filing_cancel(self, t: int, filing_id: str) -> None:
-        self._put({"type": "filing_cancel", "recorded_at": self.cal.stamp(t), "filing_id": filing_id}, t, duplicable=False)
+        self._put(
+            {"type": "filing_cancel", "recorded_at": self.cal.stamp(t), "filing_id": filing_id}, t, duplicable=False
+        )
 
     # ---- reversals ---------------------------------------------------------------------
     def _maybe_schedule_reversal(self, settled: _Settled) -> None:
@@ -853,7 +882,14 @@ class _Simulator:
             monthly = self.spec.settlements_per_month * pair.weight / total_weight * mean_owed
             amount = PREPAYMENT_MONTHS_OF_OWED * monthly
             rounded = max(PREPAYMENT_MIN_FEN, math.ceil(amount / PREPAYMENT_ROUNDING_FEN) * PREPAYMENT_ROUNDING_FEN)
-            record = {"type": "prepayment", "recorded_at": stamp, "insured": pair.insured, "treatment": pair.treatment, "year": year, "amount": fen_to_yuan(rounded)}
+            record = {
+                "type": "prepayment",
+                "recorded_at": stamp,
+                "insured": pair.insured,
+                "treatment": pair.treatment,
+                "year": year,
+                "amount": fen_to_yuan(rounded),
+            }
             self._put(record, 0, duplicable=False)
 
     def _emit_clawback(self, t: int, month: int) -> None:
@@ -873,14 +909,25 @@ class _Simulator:
         amount = min(amount, s.owed_fen)
         statement = self.statements.setdefault(self.cal.month_of(t), {})
         statement[s.pair_key] = statement.get(s.pair_key, 0) - amount
-        record = {"type": "clawback", "recorded_at": self.cal.stamp(t), "setl_id": s.setl_id, "amount": fen_to_yuan(amount)}
+        record = {
+            "type": "clawback",
+            "recorded_at": self.cal.stamp(t),
+            "setl_id": s.setl_id,
+            "amount": fen_to_yuan(amount),
+        }
         self._put(record, t, duplicable=False)
 
     def _emit_interest(self, t: int, month: int) -> None:
         rng = self.rng
         for pair in rng.sample(self.pairs, min(INTEREST_PAIRS_PER_MONTH, len(self.pairs))):
             amount = rng.randint(INTEREST_MIN_FEN, INTEREST_MAX_FEN)
-            record = {"type": "interest", "recorded_at": self.cal.stamp(t), "insured": pair.insured, "treatment": pair.treatment, "amount": fen_to_yuan(amount)}
+            record = {
+                "type": "interest",
+                "recorded_at": self.cal.stamp(t),
+                "insured": pair.insured,
+                "treatment": pair.treatment,
+                "amount": fen_to_yuan(amount),
+            }
             self._put(record, t, duplicable=False)
 
     def _emit_manual_reimbursement(self, t: int, month: int) -> None:
@@ -904,7 +951,9 @@ class _Simulator:
         self._put(record, t, duplicable=False)
 
     def _emit_clear(self, t: int, month: int) -> None:
-        self._put({"type": "clear", "recorded_at": self.cal.stamp(t), "period": self.cal.periods[month]}, t, duplicable=False)
+        self._put(
+            {"type": "clear", "recorded_at": self.cal.stamp(t), "period": self.cal.periods[month]}, t, duplicable=False
+        )
 
     def _emit_transfers(self, t: int, month: int) -> None:
         """One transfer per pair with a statement, of exactly its amount (>= 0)."""
@@ -916,7 +965,14 @@ class _Simulator:
             amount = statement[key]
             if amount < 0 or key == withheld:
                 continue
-            record = {"type": "clearing_transfer", "recorded_at": stamp, "insured": key[0], "treatment": key[1], "period": period, "amount": fen_to_yuan(amount)}
+            record = {
+                "type": "clearing_transfer",
+                "recorded_at": stamp,
+                "insured": key[0],
+                "treatment": key[1],
+                "period": period,
+                "amount": fen_to_yuan(amount),
+            }
             self._put(record, t, duplicable=False)
 
     def _emit_institution_payments(self, t: int, month: int) -> None:
@@ -928,7 +984,14 @@ class _Simulator:
         for key in keys:
             if key == withheld:
                 continue
-            record = {"type": "institution_payment", "recorded_at": stamp, "treatment": key[0], "fixmedins_code": key[1], "period": period, "amount": fen_to_yuan(payees[key])}
+            record = {
+                "type": "institution_payment",
+                "recorded_at": stamp,
+                "treatment": key[0],
+                "fixmedins_code": key[1],
+                "period": period,
+                "amount": fen_to_yuan(payees[key]),
+            }
             self._put(record, t, duplicable=True)
 
     def _withheld(self, month: int, keys: list[tuple[str, str]]) -> tuple[str, str] | None:
@@ -962,7 +1025,7 @@ class _Simulator:
         institution = self._pick_institution(person.treatment_city, pharmacy=False)
         record = self._settlement_record(t, kind, person, institution, tuple(amounts))
         info = record["output"]["setlinfo"]
-        for name, fen in zip(AMOUNT_FIELDS, amounts):
+        for name, fen in zip(AMOUNT_FIELDS, amounts, strict=True):
             info[name] = fen_to_yuan(fen)  # strings only: the defect must be the only one
         _MUTATIONS.get(kind_name, _no_mutation)(record, info)
         return record
