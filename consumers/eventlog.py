@@ -37,3 +37,16 @@ def read_facts(recorder: Any, after: int = 0, upto: int | None = None) -> Iterat
 
 def max_position(recorder: Any) -> int:
     return int(recorder.max_notification_id() or 0)
+
+
+def read_log(recorder: Any, after: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Every event of the log, facts and index entries: (position, body)."""
+    start = after + 1
+    loads = orjson.loads
+    while True:
+        page = recorder.select_notifications(start=start, limit=PAGE_SIZE)
+        if not page:
+            return
+        for notification in page:
+            yield notification.id, loads(notification.state)["body"]
+        start = page[-1].id + 1

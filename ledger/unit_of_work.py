@@ -174,7 +174,7 @@ class UnitOfWork:
 
     def _tally_body(self, key: str, overlay: _Overlay) -> dict[str, Any]:
         return {
-            "type": "index.tally", "seq": overlay.seq, "head": overlay.head,
+            "type": "index.tally", "key": key, "seq": overlay.seq, "head": overlay.head,
             "outstanding_delta_fen": overlay.outstanding_delta_fen, "pending": overlay.pending,
         }
 

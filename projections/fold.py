@@ -53,6 +53,10 @@ class Projection:
     filings: dict[str, list[int]] = field(default_factory=dict)
     # "insured>treatment" -> [count, owed_fen] of settlements accepted without a filing, by basis
     exemptions: dict[str, list[int]] = field(default_factory=dict)
+    # key -> [seq, hash] of the last fact folded: the chain heads (see ledger/chain.py)
+    heads: dict[str, list[Any]] = field(default_factory=dict)
+    # The latest fact time folded (Beijing time): "today" for views of a history.
+    latest_time: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -194,6 +198,9 @@ def apply(state: Projection, fact: Body) -> None:
         balances[account] = balances.get(account, 0) + fen
     kind = fact["type"]
     VIEWS[kind](state, fact)
+    state.heads[fact["key"]] = [fact["seq"], fact["hash"]]
+    if fact["time"] > state.latest_time:
+        state.latest_time = fact["time"]
     state.facts += 1
     state.facts_by_type[kind] = state.facts_by_type.get(kind, 0) + 1
 
@@ -239,6 +246,8 @@ def merge(states: Iterable[Projection]) -> Projection:
                     mine[key] = list(row)
         for key, owers in s.dues_from.items():
             total.dues_from[key] = sorted(set(total.dues_from.get(key, [])) | set(owers))
+        total.heads.update({k: list(v) for k, v in s.heads.items()})
+        total.latest_time = max(total.latest_time, s.latest_time)
         for table in ("statements", "periods", "floats", "investigations"):
             getattr(total, table).update({k: dict(v) for k, v in getattr(s, table).items()})
         for key, alerts in s.alerts.items():

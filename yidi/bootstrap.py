@@ -10,7 +10,7 @@ from ledger.config import Policy
 from . import settings
 
 
-def open_backend(home: Path, policy: Policy) -> Any:
+def open_backend(home: Path, policy: Policy, read_only: bool = False) -> Any:
     """The Kafka + PostgreSQL backend when YIDI_KAFKA and YIDI_PG are set, else embedded."""
     selected = settings.kafka_backend()
     if selected is not None:
@@ -19,4 +19,4 @@ def open_backend(home: Path, policy: Policy) -> Any:
         return KafkaBackend(kafka=selected[0], dsn=selected[1], policy=policy)
     from .embedded import EmbeddedBackend
 
-    return EmbeddedBackend(home, policy)
+    return EmbeddedBackend(home, policy, catch_up=not read_only)

@@ -43,6 +43,16 @@ class Ctx:
         finally:
             backend.close()
 
+    @contextmanager
+    def backend_for_audit(self) -> Iterator[Any]:
+        """A backend that changes nothing when opened (no catch-up, no checkpoint)."""
+        backend = open_backend(self.home, self.policy, read_only=True)
+        try:
+            yield backend
+        finally:
+            backend.store.close() if hasattr(backend, "store") else None
+            backend.ledger.close() if hasattr(backend, "ledger") else backend.close()
+
 
 @app.callback()
 def main(
@@ -61,11 +71,27 @@ def _yuan(fen: int | None) -> str:
     return "" if fen is None else fen_to_yuan_grouped(fen)
 
 
-def _state(c: Ctx, as_of: Optional[str] = None) -> Projection:
+AS_OF_HELP = "Only facts whose own time is at or before 'YYYY-MM-DD HH:MM:SS'."
+AS_OF_POSITION_HELP = "The state right after the fact at this position (notification id) was recorded."
+
+
+def _state(c: Ctx, as_of: Optional[str] = None, as_of_position: Optional[int] = None) -> Projection:
+    if as_of is not None and not _valid_time(as_of):
+        err.print(f"[red]--as-of must be 'YYYY-MM-DD HH:MM:SS', not {as_of!r}[/]")
+        raise typer.Exit(code=2)
     with c.backend() as backend:
-        if as_of is None:
-            return backend.projection()
-        return backend.projection_as_of(as_of)
+        if as_of_position is not None:
+            return backend.projection_at_position(as_of_position)
+        if as_of is not None:
+            return backend.projection_as_of(as_of)
+        return backend.projection()
+
+
+def _valid_time(value: str) -> bool:
+    try:
+        return len(value) == 19 and dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S") is not None
+    except ValueError:
+        return False
 
 
 # -- ingest ---------------------------------------------------------------------------
@@ -122,10 +148,11 @@ def ingest(
 def balances(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print {account: balance_fen}."),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="Only facts whose time is at or before 'YYYY-MM-DD HH:MM:SS'."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
+    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", help=AS_OF_POSITION_HELP),
 ) -> None:
     """Balances per account (Σ debits − Σ credits, fen); without --json, per province too."""
-    state = _state(ctx.obj, as_of)
+    state = _state(ctx.obj, as_of, as_of_position)
     if as_json:
         _json(views.balances(state))
         return
@@ -137,9 +164,14 @@ def balances(
 
 
 @app.command()
-def provinces(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+def provinces(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
+    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", help=AS_OF_POSITION_HELP),
+) -> None:
     """Each place as insured place and as treatment place."""
-    state = _state(ctx.obj)
+    state = _state(ctx.obj, as_of, as_of_position)
     if as_json:
         _json(views.provinces(state))
     else:
@@ -158,10 +190,15 @@ def _print_provinces(state: Projection) -> None:
 
 
 @app.command()
-def floats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+def floats(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
+    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", help=AS_OF_POSITION_HELP),
+) -> None:
     """Prepayment floats (预付金): amount, outstanding, usage and level."""
     c: Ctx = ctx.obj
-    state = _state(c)
+    state = _state(c, as_of, as_of_position)
     if as_json:
         _json(views.floats(state, c.policy))
         return
@@ -181,9 +218,14 @@ def _print_floats(state: Projection, c: Ctx) -> None:
 
 
 @app.command()
-def statements(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+def statements(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
+    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", help=AS_OF_POSITION_HELP),
+) -> None:
     """Clearing statements (清分) per month and pair, outstanding or transferred."""
-    state = _state(ctx.obj)
+    state = _state(ctx.obj, as_of, as_of_position)
     if as_json:
         _json(views.statements(state))
         return
@@ -312,6 +354,132 @@ def replay(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
         out.print(f"live   {live}  {'[green]match[/]' if rebuilt == live else '[red]DIFFERENT[/]'}")
     if rebuilt != live:
         raise typer.Exit(code=1)
+
+
+# -- audit ------------------------------------------------------------------------------
+@app.command()
+def verify(
+    ctx: typer.Context,
+    from_kafka: bool = typer.Option(False, "--from-kafka", help="Check the Kafka topic instead of the event store."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Check the whole history: hash chains, gapless positions, recorded heads."""
+    from consumers.verify import verify_event_store, verify_facts
+    from ledger.chain import ChainBreak
+
+    c: Ctx = ctx.obj
+    started = time.perf_counter()
+    try:
+        if from_kafka:
+            from consumers.kafka_replay import read_topic_facts
+
+            kafka = settings.kafka_backend()
+            if kafka is None:
+                err.print("[red]--from-kafka needs YIDI_KAFKA and YIDI_PG[/]")
+                raise typer.Exit(code=2)
+            verifier = verify_facts((((p, o), f) for p, o, f in read_topic_facts(kafka[0])))
+        else:
+            with c.backend_for_audit() as backend:
+                recorded = backend.store.load()[0].heads if hasattr(backend, "store") else {}
+                verifier = verify_event_store(backend.recorder, recorded)
+    except ChainBreak as broken:
+        if as_json:
+            _json({"ok": False, **broken.to_dict()})
+        else:
+            err.print(f"[red]TAMPERED[/] at position {broken.position}, id {broken.fact_id}: {broken.problem}")
+        raise typer.Exit(code=1)
+    heads = {key: {"seq": seq, "hash": head} for key, (seq, head) in sorted(verifier.heads.items())}
+    if as_json:
+        _json({"ok": True, "facts": verifier.count, "events": verifier.last_position, "heads": heads})
+    else:
+        out.print(f"verified {verifier.count} facts ({verifier.last_position} events) in "
+                  f"{time.perf_counter() - started:.2f} s: every chain intact")
+        for key, head in heads.items():
+            out.print(f"  {key:<16} seq {head['seq']:>8}  {head['hash']}")
+
+
+@app.command()
+def trace(
+    ctx: typer.Context,
+    account: str = typer.Argument(..., help="An account, e.g. 420000:payable:440000"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
+    limit: int = typer.Option(1000, "--limit", min=1, max=100_000, help="Entries listed (the total covers all)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The facts and postings that make an account's balance, with their source records."""
+    from projections.audit import trace as trace_account
+
+    c: Ctx = ctx.obj
+    if as_of is not None and not _valid_time(as_of):
+        err.print(f"[red]--as-of must be 'YYYY-MM-DD HH:MM:SS', not {as_of!r}[/]")
+        raise typer.Exit(code=2)
+    with c.backend() as backend:
+        facts = (f for f in backend.read_facts() if as_of is None or f["time"] <= as_of)
+        result = trace_account(facts, account, limit)
+    if as_json:
+        _json(result)
+        return
+    table = Table("position", "time", "fact", "amount", "balance", "source", title=f"Trace {account}")
+    for e in result["entries"]:
+        src = " ".join(f"{k}={v}" for k, v in e["source"].items())
+        table.add_row(str(e["position"]), e["time"], e["type"], _yuan(e["amount_fen"]), _yuan(e["balance_fen"]), src)
+    out.print(table)
+    out.print(f"{result['postings']} postings, balance {_yuan(result['balance_fen'])} yuan")
+
+
+@app.command()
+def reconcile(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="A 3201 (totals) or 3202 (details) reconciliation request, JSON."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Compare an institution's or a place's totals/details (对总账/对明细账) with the ledger."""
+    from projections.audit import parse_recon, reconcile as run_reconcile
+
+    c: Ctx = ctx.obj
+    try:
+        raw = orjson.loads(file.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        err.print(f"[red]cannot read {file}: {exc}[/]")
+        raise typer.Exit(code=2)
+    request, errors = parse_recon(raw if isinstance(raw, dict) else {})
+    if request is None:
+        _fail(errors, as_json)
+        return
+    with c.backend() as backend:
+        result = run_reconcile(backend.read_facts(), request)
+    if as_json:
+        _json(result)
+    else:
+        out.print(f"{request.infno} {request.begin}..{request.end}: "
+                  f"{'balanced' if result['balanced'] else str(len(result['differences'])) + ' differences'}")
+        for d in result["differences"]:
+            out.print("  " + " ".join(f"{k}={v}" for k, v in d.items()))
+    if not result["balanced"]:
+        raise typer.Exit(code=3)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    fmt: str = typer.Argument(..., help="beancount | hledger"),
+    period: Optional[str] = typer.Option(None, "--period", help="Only this month (opening balances carried in)."),
+    output: Path = typer.Option(Path("-"), "--out", "-o", help="Output file ('-' for standard output)."),
+) -> None:
+    """Write the books for accounting tools (bean-check / Fava, hledger)."""
+    from projections.export import BookExport
+
+    c: Ctx = ctx.obj
+    if fmt not in ("beancount", "hledger"):
+        err.print("[red]format must be beancount or hledger[/]")
+        raise typer.Exit(code=2)
+    sink = sys.stdout if str(output) == "-" else open(output, "w", encoding="utf-8")
+    with c.backend() as backend:
+        for line in BookExport(fmt, period).lines(backend.read_facts()):
+            sink.write(line + "\n")
+    if sink is not sys.stdout:
+        sink.close()
+        err.print(f"wrote {output}")
 
 
 # -- simulator and demo ------------------------------------------------------------------

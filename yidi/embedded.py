@@ -1,10 +1,12 @@
 """The embedded default: events in SQLite through eventsourcing, projections folded in-process.
 
     <data dir>/events.db        the event store (eventsourcing SQLite recorder)
-    <data dir>/projections.db   the folded projection and the position it reached
+    <data dir>/projections.db   the folded projection with its position, and snapshots
 
 The projection is saved with its position, so a crash between a batch and its checkpoint
-is repaired by catching up from the notification log at the next start.
+is repaired by catching up from the notification log at the next start. Every
+``SNAPSHOT_EVERY_FACTS`` facts a snapshot is kept, so a balance at a past moment replays
+at most that many facts (docs/audit.md).
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from .probes import sqlite_probe
 
 EVENTS_DB = "events.db"
 PROJECTIONS_DB = "projections.db"
-CHECKPOINT_EVERY_FACTS = 200_000  # checkpoint the projection at least this often during ingest
+CHECKPOINT_EVERY_FACTS = 200_000  # save the projection at least this often during ingest
+SNAPSHOT_EVERY_FACTS = 100_000  # keep a snapshot for as-of queries this often
 
 
 class EmbeddedBackend:
     name = "embedded"
 
-    def __init__(self, home: Path, policy: Policy) -> None:
+    def __init__(self, home: Path, policy: Policy, catch_up: bool = True) -> None:
         self.home = home
         self.policy = policy
         self.ledger = Ledger(policy, {
@@ -42,12 +45,20 @@ class EmbeddedBackend:
         self.store = SqliteProjectionStore(home / PROJECTIONS_DB)
         self.state, self.position = self.store.load()
         self._unsaved_facts = 0
-        self.catch_up()
+        if catch_up:
+            self.catch_up()
         self._log_end = max_position(self.recorder)
 
     @property
     def recorder(self) -> Any:
         return self.ledger.recorder
+
+    def _apply(self, fact: dict[str, Any], position: int) -> None:
+        apply(self.state, fact)
+        self.position = position
+        self._unsaved_facts += 1
+        if self.state.facts % SNAPSHOT_EVERY_FACTS == 0:
+            self.store.save_snapshot(self.state, position)
 
     def catch_up(self) -> int:
         """Fold every fact recorded after the saved position; returns how many."""
@@ -57,14 +68,12 @@ class EmbeddedBackend:
         return count
 
     def _fold_new(self) -> int:
-        # Read back from the log rather than trusting the batch's own facts: another
-        # process may have recorded in between, and the log is the order of record.
+        # Read back from the log: another process may have recorded in between, and the
+        # log is the order of record.
         count = 0
         for fact in read_facts(self.recorder, after=self.position):
-            apply(self.state, fact)
-            self.position = fact["position"]
+            self._apply(fact, fact["position"])
             count += 1
-        self._unsaved_facts += count
         return count
 
     def record(self, items: Sequence[tuple[Command, Source]]) -> BatchResult:
@@ -72,9 +81,7 @@ class EmbeddedBackend:
         if result.facts and result.first_position == self._log_end + 1:
             # Nobody wrote in between: the batch's own facts are the log's next facts.
             for position, fact in result.facts:
-                apply(self.state, fact)
-                self.position = position
-            self._unsaved_facts += len(result.facts)
+                self._apply(fact, position)
         elif result.facts:
             self._fold_new()
         self._log_end = max(self._log_end, result.last_position)
@@ -94,10 +101,17 @@ class EmbeddedBackend:
 
     def projection_as_of(self, time: str) -> Projection:
         """Every accepted fact whose own time is at or before ``time``, folded in log order."""
-        state = Projection()
-        for fact in read_facts(self.recorder):
+        state, position = self.store.snapshot_before(time=time)
+        for fact in read_facts(self.recorder, after=position):
             if fact["time"] <= time:
                 apply(state, fact)
+        return state
+
+    def projection_at_position(self, position: int) -> Projection:
+        """The projection exactly as it stood after the fact at ``position`` was folded."""
+        state, start = self.store.snapshot_before(position=position)
+        for fact in read_facts(self.recorder, after=start, upto=position):
+            apply(state, fact)
         return state
 
     def last_position(self) -> int:

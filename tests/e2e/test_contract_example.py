@@ -111,9 +111,44 @@ def test_ingesting_the_file_again_changes_nothing(tmp_path: Path, expected: dict
     assert before["statements"] == expected["statements"]
 
 
-def test_clear_command_closes_the_next_month(home: Path) -> None:
+def test_clear_command_closes_the_next_month(tmp_path: Path) -> None:
+    home = tmp_path / "clear"
+    yidi(home, "ingest", str(EXAMPLE), "--json")
     result = as_json(home, "clear", "--period", "2025-02", "--recorded-at", "2025-03-05 09:00:00", "--json")
     assert result == {"status": "accepted", "period": "2025-02", "statements": []}
     again = yidi(home, "clear", "--period", "2025-01", "--recorded-at", "2025-03-06 09:00:00", "--json", check=False)
     assert again.returncode != 0
     assert [e["field"] for e in json.loads(again.stdout)["errors"]] == ["period"]
+
+
+def test_bad_lines_in_a_file_are_rejected_on_field_record_and_line_numbers_hold(tmp_path: Path) -> None:
+    from yidi.ingest import MAX_LINE_BYTES
+
+    lines = [
+        json.dumps({"type": "prepayment", "recorded_at": "2025-01-06 10:00:00", "insured": "420000",
+                    "treatment": "440000", "year": 2025, "amount": "50000.00"}).encode(),
+        b"this is not json",
+        b"\xff\xfe\x80 binary garbage \x00\x81",
+        b'{"type": "clear", "pad": "' + b"x" * (MAX_LINE_BYTES + 100) + b'"}',
+        b"",
+        json.dumps({"type": "clear", "recorded_at": "2025-02-05 09:00:00", "period": "2025-01"}).encode(),
+    ]
+    path = tmp_path / "messy.jsonl"
+    path.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    home, rejects_path = tmp_path / "home", tmp_path / "messy.rejects.jsonl"
+    counts = as_json(home, "ingest", str(path), "--json", "--rejects", str(rejects_path))
+    assert counts == {"accepted": 2, "duplicates": 0, "rejected": 3}
+    rejects = [json.loads(line) for line in rejects_path.read_text(encoding="utf-8").splitlines()]
+    assert [(r["line"], [e["field"] for e in r["errors"]]) for r in rejects] == [
+        (2, ["record"]), (3, ["record"]), (4, ["record"])]
+    assert as_json(home, "floats", "--json")[0]["float_fen"] == 5000000
+
+
+def test_ingest_from_standard_input(tmp_path: Path, expected: dict[str, Any]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YIDI_")}
+    env["YIDI_HOME"] = str(tmp_path / "stdin")
+    result = subprocess.run([sys.executable, "-m", "yidi.cli", "ingest", "-", "--json"], input=EXAMPLE.read_bytes(),
+                            capture_output=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == expected["ingest"]
+    assert as_json(tmp_path / "stdin", "statements", "--json") == expected["statements"]

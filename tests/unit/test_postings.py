@@ -53,7 +53,7 @@ SCENARIO = [
 def all_facts(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     backend = h.ledger_with(tmp_path_factory.mktemp("postings"))
     counts, rejects = h.ingest(backend, SCENARIO)
-    assert rejects == [] and counts == h.ACCEPTED(len(SCENARIO))
+    assert rejects == [] and counts == h.all_accepted(len(SCENARIO))
     result = list(backend.read_facts())
     backend.close()
     return result
@@ -218,7 +218,7 @@ def test_intra_province_settlement_posts_to_city_accounts(tmp_path: Any) -> None
     s = h.settlement(insured="510700", treatment="510100", psn_no=psn, fixmedins_code="H51010000001",
                      medfee="300.00", hifp="200.00", acct="50.00")
     counts, _ = h.ingest(backend, [h.filing(psn, insured="510700", treatment="510100"), s])
-    assert counts == h.ACCEPTED(2)
+    assert counts == h.all_accepted(2)
     fact = only(h.facts(backend), "settlement.recorded")
     same(postings_for(fact), [
         ("510100:receivable:510700", 25000), ("510100:owed_to:H51010000001", -25000),
@@ -231,7 +231,7 @@ def test_enterprise_supplement_counted_in_the_fund_is_posted_as_its_own_fund(tmp
     s = h.settlement(medfee="1000.00", hifp="600.00", acct="100.00", fixmedins_code=HOSP,
                      hifes_pay="50.00", fund_pay_sumamt="650.00", psn_cash_pay="250.00")
     counts, rejects = h.ingest(backend, [h.filing(), s])
-    assert counts == h.ACCEPTED(2), rejects
+    assert counts == h.all_accepted(2), rejects
     same(postings_for(only(h.facts(backend), "settlement.recorded")), [
         (f"{T}:receivable:{P}", 75000), (f"{T}:owed_to:{HOSP}", -75000),
         (f"{P}:fund:hifp_pay", 60000), (f"{P}:fund:hifes_pay", 5000), (f"{P}:fund:acct_pay", 10000),
@@ -260,7 +260,7 @@ def test_negative_statement_is_repaid_by_a_negative_transfer(tmp_path: Any) -> N
         h.clawback(s["output"]["setlinfo"]["setl_id"], amount="300.00", recorded_at="2025-02-10 10:00:00"),
         h.clear("2025-02"), h.transfer(period="2025-02", amount="-300.00"),
     ])
-    assert counts == h.ACCEPTED(7), rejects
+    assert counts == h.all_accepted(7), rejects
     fact = only(h.facts(backend), "clearing.transferred", period="2025-02")
     same(postings_for(fact), [
         (f"{P}:payable:{T}", -30000), (f"{P}:treasury", 30000),

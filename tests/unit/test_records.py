@@ -140,16 +140,18 @@ def test_booleans_and_containers_are_not_amounts(value: Any) -> None:
     assert rejected_fields(with_amount("acct_pay", value)) == {"acct_pay"}
 
 
-@pytest.mark.parametrize("value", [1e3, 1e-05, 2.5e2, 1e16])
-def test_float_written_with_an_exponent_or_not_exactly_two_decimals(value: float) -> None:
-    # repr(1e3) is '1000.0' (no exponent: accepted); the others are exponent forms or too large.
-    raw = with_amount("oth_pay", value, acct="0.00", cash="0.00", medfee="0.00", hifp="0.00")
-    result = parsed(raw)
-    if value in (1e3, 2.5e2):
-        # The sums no longer hold, but the amount itself was read: the error is on the sums.
-        assert {e.field for e in result.errors} == {"fund_pay_sumamt"}
-    else:
-        assert {e.field for e in result.errors} == {"oth_pay"}
+@pytest.mark.parametrize("value", [1e-05, 1e16, 1e22, 5e-324])
+def test_json_numbers_that_python_writes_with_an_exponent_are_rejected(value: float) -> None:
+    assert "e" in repr(value)
+    assert rejected_fields(with_amount("hifp_pay", value)) == {"hifp_pay"}
+
+
+def test_json_number_1e3_is_the_float_1000_and_is_exact() -> None:
+    # JSON 1e3 decodes to the float 1000.0 (repr '1000.0'): an exact amount, accepted.
+    raw = setl(medfee="0.00", hifp="0.00", acct="0.00", cash="0.00")
+    raw["output"]["setlinfo"].update(medfee_sumamt=1e3, psn_cash_pay=1e3)
+    cmd = accepted(raw)
+    assert cmd.medfee_sumamt_fen == 100000 and cmd.psn_cash_pay_fen == 100000
 
 
 @pytest.mark.parametrize("value, expected_fen", [(120.5, 12050), (120, 12000), (0.1, 10), (0.07, 7), (99.99, 9999),

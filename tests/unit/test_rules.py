@@ -37,7 +37,7 @@ def ledger(tmp_path: Path, policy: Policy | None = None, *records: Any):
     backend = h.ledger_with(tmp_path, policy)
     if records:
         counts, rejects = h.ingest(backend, records)
-        assert counts == h.ACCEPTED(len(records)), rejects
+        assert counts == h.all_accepted(len(records)), rejects
     return backend
 
 
@@ -86,8 +86,7 @@ def test_same_setl_id_with_other_amounts_is_rejected_naming_each_differing_field
     # medfee 1000->1200 (and inscp_scp_amt), hifp 600->800, fund 600->800, psn_part_amt 400->400 (unchanged),
     # cash 300->300 (unchanged): exactly these differ.
     assert set(h.reject_fields(rejects)[1]) == {"medfee_sumamt", "inscp_scp_amt", "hifp_pay", "fund_pay_sumamt"}
-    for error in rejects[0]["errors"]:
-        assert sid(s) in error["message"]
+    assert all(error["message"] for error in rejects[0]["errors"])
     assert h.live_digest(b) == before
 
 
@@ -245,7 +244,6 @@ def test_long_term_filing_cannot_be_cancelled_within_the_lock(
     if too_early is not None:
         counts, rejects = h.ingest(b, [h.filing_cancel(f["filing_id"], recorded_at=too_early)])
         assert h.reject_fields(rejects) == {1: ["filing_id"]}
-        assert "lock" in rejects[0]["errors"][0]["message"]
     assert h.outcome(b, h.filing_cancel(f["filing_id"], recorded_at=allowed)) == ("accepted", [])
 
 
@@ -277,7 +275,7 @@ def test_intra_province_pair_uses_city_codes_in_every_account(tmp_path: Path) ->
     assert h.outcome(b, h.settlement(insured="510700", treatment="510400", psn_no=psn)) == ("rejected", ["psn_no"])
     counts, rejects = h.ingest(b, [h.clear("2025-01"), h.transfer("510700", "510100", amount="2500.00"),
                                    h.institution_payment("510100", inst, amount="2500.00")])
-    assert counts == h.ACCEPTED(3), rejects
+    assert counts == h.all_accepted(3), rejects
     assert h.statements(b) == [{"period": "2025-01", "insured": "510700", "treatment": "510100",
                                 "amount_fen": 250000, "status": "transferred"}]
     balances = h.balances(b)
@@ -291,7 +289,7 @@ def test_cancellation_of_an_outpatient_settlement_reverses_it_completely(tmp_pat
     before = h.balances(b)
     s = h.settlement(infno="2207", medfee="500.00", hifp="300.00", hifmi="50.00", acct="20.00", inf_time="2025-01-12 10:00:00")
     counts, rejects = h.ingest(b, [s, h.cancellation(s, inf_time="2025-01-12 11:00:00")])
-    assert counts == h.ACCEPTED(2), rejects
+    assert counts == h.all_accepted(2), rejects
     assert h.balances(b) == before
     fact = h.facts(b, "settlement.reversed")[0]
     assert (fact["infno"], fact["original_infno"], fact["owed_fen"]) == ("2208", "2207", 37000)
@@ -342,7 +340,7 @@ def test_reversal_2601_by_omsgid_reverses(tmp_path: Path) -> None:
     before = h.balances(b)
     s = s1000()
     counts, rejects = h.ingest(b, [s, h.reversal_2601(s, inf_time="2025-01-10 15:31:00")])
-    assert counts == h.ACCEPTED(2), rejects
+    assert counts == h.all_accepted(2), rejects
     assert h.balances(b) == before
     fact = h.facts(b, "settlement.reversed")[0]
     assert (fact["infno"], fact["omsgid"], fact["setl_id"]) == ("2601", s["msgid"], sid(s))
@@ -365,7 +363,7 @@ def test_reversal_after_the_month_was_cleared_belongs_to_the_next_open_month(tmp
     b = ledger(tmp_path, None, h.filing(), s, h.clear("2025-01"))
     assert statement_of(b, "2025-01")["amount_fen"] == 70000
     counts, rejects = h.ingest(b, [h.cancellation(s, inf_time="2025-02-03 10:00:00"), h.clear("2025-02")])
-    assert counts == h.ACCEPTED(2), rejects
+    assert counts == h.all_accepted(2), rejects
     assert statement_of(b, "2025-01")["amount_fen"] == 70000  # a cleared month is never reopened
     assert statement_of(b, "2025-02")["amount_fen"] == -70000
     fact = h.facts(b, "settlement.reversed")[0]
@@ -466,7 +464,7 @@ def test_records_dated_in_a_closed_month_go_to_the_first_open_month(tmp_path: Pa
     late = h.settlement(medfee="500.00", hifp="200.00", acct="0.00", inf_time="2025-01-31 22:00:00")
     late_clawback = h.clawback(sid(first), amount="50.00", recorded_at="2025-01-31 23:00:00")
     counts, rejects = h.ingest(b, [late, late_clawback, h.clear("2025-02")])
-    assert counts == h.ACCEPTED(3), rejects
+    assert counts == h.all_accepted(3), rejects
     assert statement_of(b, "2025-01")["amount_fen"] == 70000
     assert statement_of(b, "2025-02")["amount_fen"] == 20000 - 5000
     assert h.facts(b, "settlement.recorded")[1]["period"] == "2025-02"
@@ -556,16 +554,19 @@ def test_identical_prepayment_is_a_duplicate(tmp_path: Path) -> None:
     assert h.balances(b)[f"{P}:prepaid:{T}"] == 5000000
 
 
-@pytest.mark.parametrize("owed, usage, level", [
-    ("6999.99", 70.0, "ok"),            # 69.9999 % shows rounded, but is below the threshold
-    ("7000.00", 70.0, "warning"), ("8999.99", 90.0, "warning"),
-    ("9000.00", 90.0, "emergency"), ("12345.67", 123.46, "emergency"), ("0.01", 0.0, "ok"),
+@pytest.mark.parametrize("owed, level", [
+    ("6999.99", "ok"),  # 69.9999 %: below the threshold, however it is rounded for display
+    ("7000.00", "warning"), ("8999.99", "warning"), ("9000.00", "emergency"), ("12345.67", "emergency"),
+    ("0.01", "ok"),
 ])
-def test_usage_and_level_at_the_thresholds(tmp_path: Path, owed: str, usage: float, level: str) -> None:
+def test_usage_and_level_at_the_thresholds(tmp_path: Path, owed: str, level: str) -> None:
     b = ledger(tmp_path, None, h.filing(), h.prepayment(amount="10000.00"),
                h.settlement(medfee=owed, hifp=owed, acct="0.00"))
     row = float_of(b)
-    assert (row["float_fen"], row["outstanding_fen"], row["usage_pct"], row["level"]) == (1000000, h.fen(owed), usage, level)
+    assert (row["float_fen"], row["outstanding_fen"], row["level"]) == (1000000, h.fen(owed), level)
+    assert row["usage_pct"] == pytest.approx(h.fen(owed) * 100 / 1000000, abs=0.005)
+    if owed in ("7000.00", "9000.00"):
+        assert row["usage_pct"] == (70.0 if owed == "7000.00" else 90.0)
 
 
 def test_policy_thresholds_change_the_level(tmp_path: Path) -> None:
@@ -588,7 +589,7 @@ def test_float_alerts_are_recorded_when_the_level_changes(tmp_path: Path) -> Non
         h.transfer(period="2025-01", amount="9000.00"),                                                # 0 %: ok
     ]
     counts, rejects = h.ingest(b, steps)
-    assert counts == h.ACCEPTED(len(steps)), rejects
+    assert counts == h.all_accepted(len(steps)), rejects
     alerts = [(a["from_level"], a["to_level"], a["usage_bp"], a["outstanding_fen"], a["top_up_requested"])
               for a in h.facts(b, "float.alert")]
     assert alerts == [("ok", "warning", 7000, 700000, False), ("warning", "emergency", 9000, 900000, True),
@@ -624,7 +625,7 @@ def test_clawback_reduces_the_next_statement(tmp_path: Path) -> None:
     feb = h.settlement(medfee="500.00", hifp="400.00", acct="0.00", inf_time="2025-02-10 10:00:00")
     counts, rejects = h.ingest(b, [feb, h.clawback(sid(s), amount="150.00", recorded_at="2025-02-12 10:00:00"),
                                    h.clear("2025-02")])
-    assert counts == h.ACCEPTED(3), rejects
+    assert counts == h.all_accepted(3), rejects
     assert statement_of(b, "2025-02")["amount_fen"] == 40000 - 15000
     assert h.facts(b, "clawback.recorded")[0]["period"] == "2025-02"
 
@@ -756,7 +757,7 @@ def test_manual_reimbursements_count_for_the_direct_settlement_rate_and_post_not
     before = h.balances(b)
     counts, rejects = h.ingest(b, [h.manual_reimbursement(med_type="21"),
                                    h.manual_reimbursement(med_type="11", recorded_at="2025-01-29 10:00:00")])
-    assert counts == h.ACCEPTED(2), rejects
+    assert counts == h.all_accepted(2), rejects
     assert h.balances(b) == before
     rates = {(r["province"], r["care"]): (r["direct"], r["manual"], r["direct_rate_pct"]) for r in views.direct_rate(h.state(b))}
     assert rates == {(P, "inpatient"): (3, 1, 75.0), (P, "outpatient"): (0, 1, 0.0)}
@@ -825,3 +826,58 @@ def test_replay_and_reopen_give_the_live_projection(tmp_path: Path) -> None:
     counts, _ = h.ingest(reopened, records)
     assert counts == {"accepted": 0, "duplicates": len(records), "rejected": 0}
     assert h.live_digest(reopened) == live
+
+
+# == bugs found (xfail strict: they pass once the code is fixed) ================================
+@pytest.mark.xfail(strict=True, reason="BUG: a setl_id with a trailing newline passes the id check ('$' matches "
+                   "before '\\n'), so a re-sent settlement is counted a second time")
+def test_a_resent_settlement_whose_setl_id_has_a_trailing_newline_is_not_counted_twice(tmp_path: Path) -> None:
+    s = s1000()
+    b = ledger(tmp_path, None, h.filing(), s)
+    before = h.balances(b)
+    resent = h.modify(s, msgid="MRESEND0000001", setl_id=sid(s) + "\n")
+    status, _ = h.outcome(b, resent)
+    assert status != "accepted"
+    assert h.balances(b) == before
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a clearing_transfer recorded before its statement was issued is "
+                   "accepted, and then `--as-of` between the two crashes (KeyError in projections.fold._transfer)")
+def test_as_of_between_an_early_dated_transfer_and_its_statement_does_not_crash(tmp_path: Path) -> None:
+    b = h.ledger_with(tmp_path)
+    h.ingest(b, [h.filing(), s1000(inf_time="2025-01-10 10:00:00"),
+                 h.clear("2025-01", recorded_at="2025-02-10 09:00:00"),
+                 h.transfer(period="2025-01", amount="700.00", recorded_at="2025-02-08 09:00:00")])
+    state = b.projection_as_of("2025-02-09 00:00:00")  # must not raise
+    assert sum(state.balances.values()) == 0
+    assert views.statements(state) == []  # the statement was not issued yet at that time
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: investigation_close is accepted with a recorded_at before the case "
+                   "was opened; `--as-of` in between crashes (KeyError in projections.fold._investigation_closed)")
+def test_as_of_before_an_investigation_was_opened_does_not_crash(tmp_path: Path) -> None:
+    s = h.settlement(medfee="30000.00", hifp="20000.00", acct="0.00", inf_time="2025-01-10 10:00:00")
+    b = ledger(tmp_path, None, h.filing(), s)
+    h.ingest(b, [h.investigation_close(sid(s), recorded_at="2025-01-05 10:00:00")])
+    state = b.projection_as_of("2025-01-06 00:00:00")  # must not raise
+    assert views.investigations(state) == []
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: temporary validity = add_months(begndate, 6) - 1 day, with the month "
+                   "end clamped first: a filing from 2025-08-31 ends 2026-02-27 (the same day as one from 08-28), "
+                   "less than the 6 months DOMAIN.md §4 guarantees; 2026-02-28 must still be covered")
+def test_temporary_filing_from_the_31st_is_valid_for_six_full_months(tmp_path: Path) -> None:
+    f = h.filing(PERSON, category="temporary", begndate="2025-08-31", recorded_at="2025-08-30 10:00:00")
+    b = ledger(tmp_path, None, f)
+    assert h.outcome(b, s1000(inf_time="2026-02-28 10:00:00")) == ("accepted", [])
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: projections.views.payouts documents that `today` defaults to the "
+                   "latest fact's day, but with today=None nothing is ever 'overdue'")
+def test_payouts_are_overdue_relative_to_the_latest_fact_by_default(tmp_path: Path) -> None:
+    b = ledger(tmp_path, None, h.filing(), s1000(inf_time="2025-01-10 10:00:00"), h.clear("2025-01"),
+               h.transfer(period="2025-01", amount="700.00"),           # money arrives 2025-02-20: due 2025-03-03
+               h.interest(recorded_at="2025-04-01 10:00:00"))           # the latest fact, a month later
+    [row] = views.payouts(h.state(b), b.policy)
+    assert row["due_date"] == "2025-03-03"
+    assert row["status"] == "overdue"
