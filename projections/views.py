@@ -159,3 +159,172 @@ def summary(state: Projection) -> dict[str, Any]:
         "statements": len(state.statements), "periods_closed": sorted(state.periods),
         "investigations_open": sum(1 for c in state.investigations.values() if c["status"] == "open"),
     }
+
+
+# -- dashboards and the HTTP API (yidi/api.py) -------------------------------------------
+# Appended for the read API; the functions above are the CLI's contract and stay as they are.
+
+# The clearing transfer of a statement is expected within this many working days of its
+# issue (weekends and policy holidays do not count). A default chosen here, not quoted from
+# a rule; the API takes it as a parameter (`due_working_days`).
+CLEARING_TRANSFER_WORKING_DAYS = 10
+
+
+def latest_day(state: Projection) -> str | None:
+    """The latest day (YYYY-MM-DD) in any dated read model: settlement and reversal days,
+    statements issued and transferred, months closed, cases opened and closed, floats set
+    and alerts. Views that judge lateness use it as "today" by default, so the same history
+    gives the same answer whatever the wall clock says."""
+    days = [key[:10] for key in state.volumes]
+    for s in state.statements.values():
+        days.append(s["issued_at"][:10])
+        if s["transferred_at"]:
+            days.append(s["transferred_at"][:10])
+    days.extend(p["closed_at"][:10] for p in state.periods.values())
+    for c in state.investigations.values():
+        days.append(c["opened_at"][:10])
+        if c["closed_at"]:
+            days.append(c["closed_at"][:10])
+    days.extend(f["adjusted_at"][:10] for f in state.floats.values())
+    days.extend(a[0][:10] for alerts in state.alerts.values() for a in alerts)
+    return max(days) if days else None
+
+
+def clearing_calendar(
+    state: Projection, policy: Policy, today: dt.date | None,
+    due_working_days: int = CLEARING_TRANSFER_WORKING_DAYS,
+) -> dict[str, Any]:
+    """The clearing calendar: per month the statements issued, transferred and outstanding,
+    and per statement its transfer due date and days late.
+
+    due_date = issue day + ``due_working_days`` working days. days_late = days past the due
+    date at which the transfer arrived, or, while outstanding, at ``today`` (0 when not
+    late; None while outstanding if ``today`` is None).
+    """
+    rows = []
+    months: dict[str, dict[str, Any]] = {}
+    for period, p in sorted(state.periods.items()):
+        months[period] = _calendar_month(period, p["closed_at"], p["statements"], p["total_fen"])
+    for _, s in sorted(state.statements.items()):
+        issued = dt.date.fromisoformat(s["issued_at"][:10])
+        due = add_working_days(issued, due_working_days, policy)
+        until = dt.date.fromisoformat(s["transferred_at"][:10]) if s["transferred_at"] else today
+        days_late = None if until is None else max(0, (until - due).days)
+        row = {**s, "due_date": due.isoformat(), "days_late": days_late,
+               "days_open": None if until is None else max(0, (until - issued).days)}
+        rows.append(row)
+        month = months.setdefault(s["period"], _calendar_month(s["period"], None, 0, 0))
+        kind = "transferred" if s["status"] == "transferred" else "outstanding"
+        month[kind] += 1
+        month[f"{kind}_fen"] += s["amount_fen"]
+        month["issued"] += 1
+        month["issued_fen"] += s["amount_fen"]
+        if days_late:
+            month["late"] += 1
+            month["max_days_late"] = max(month["max_days_late"], days_late)
+    return {
+        "today": None if today is None else today.isoformat(), "due_working_days": due_working_days,
+        "months": [months[k] for k in sorted(months)], "statements": rows,
+    }
+
+
+def _calendar_month(period: str, closed_at: str | None, statements: int, total_fen: int) -> dict[str, Any]:
+    return {
+        "period": period, "closed_at": closed_at, "statements": statements, "total_fen": total_fen,
+        "issued": 0, "issued_fen": 0, "transferred": 0, "transferred_fen": 0,
+        "outstanding": 0, "outstanding_fen": 0, "late": 0, "max_days_late": 0,
+    }
+
+
+def volumes(state: Projection) -> list[dict[str, Any]]:
+    """Settlement volumes per day, pair and transaction (infno), in fen; reversals counted on
+    their own day under the original's transaction."""
+    rows = []
+    for key, (settlements, owed_fen, reversals, reversed_fen) in sorted(state.volumes.items()):
+        day, pair, infno = key.split("|")
+        insured, treatment = pair.split(">")
+        rows.append({
+            "day": day, "insured": insured, "treatment": treatment, "infno": infno,
+            "settlements": settlements, "owed_fen": owed_fen, "reversals": reversals, "reversed_fen": reversed_fen,
+        })
+    return rows
+
+
+def volumes_by_day(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``volumes`` rows summed per day, with the settlement count per transaction."""
+    days: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        day = days.get(r["day"])
+        if day is None:
+            day = days[r["day"]] = {"day": r["day"], "settlements": 0, "owed_fen": 0, "reversals": 0,
+                                    "reversed_fen": 0, "by_infno": {}}
+        for k in ("settlements", "owed_fen", "reversals", "reversed_fen"):
+            day[k] += r[k]
+        day["by_infno"][r["infno"]] = day["by_infno"].get(r["infno"], 0) + r["settlements"]
+    return [days[k] for k in sorted(days)]
+
+
+def _rate_pct(direct: int, manual: int) -> float | None:
+    total = direct + manual
+    return round(direct * 100 / total, 2) if total > 0 else None
+
+
+def direct_rate_by_province(state: Projection) -> list[dict[str, Any]]:
+    """直接结算率 per insured province: direct ÷ (direct + manual), inpatient, outpatient, all."""
+    rows: dict[str, dict[str, Any]] = {}
+    for key, (direct, manual) in state.direct.items():
+        province, care = key.split("|")
+        row = rows.setdefault(province, {
+            "province": province, "inpatient_direct": 0, "inpatient_manual": 0,
+            "outpatient_direct": 0, "outpatient_manual": 0,
+        })
+        row[f"{care}_direct"] += direct
+        row[f"{care}_manual"] += manual
+    out = []
+    for province in sorted(rows):
+        r = rows[province]
+        r["direct"] = r["inpatient_direct"] + r["outpatient_direct"]
+        r["manual"] = r["inpatient_manual"] + r["outpatient_manual"]
+        r["inpatient_rate_pct"] = _rate_pct(r["inpatient_direct"], r["inpatient_manual"])
+        r["outpatient_rate_pct"] = _rate_pct(r["outpatient_direct"], r["outpatient_manual"])
+        r["direct_rate_pct"] = _rate_pct(r["direct"], r["manual"])
+        out.append(r)
+    return out
+
+
+def overview(state: Projection, policy: Policy, today: dt.date | None) -> dict[str, Any]:
+    """The figures of a settlement office's front page."""
+    float_rows = floats(state, policy)
+    levels = {"ok": 0, "warning": 0, "emergency": 0}
+    for f in float_rows:
+        levels[f["level"]] += 1
+    settled = {"settlements": 0, "owed_fen": 0, "reversals": 0, "reversed_fen": 0}
+    for settlements, owed_fen, reversals, reversed_fen in state.volumes.values():
+        settled["settlements"] += settlements
+        settled["owed_fen"] += owed_fen
+        settled["reversals"] += reversals
+        settled["reversed_fen"] += reversed_fen
+    outstanding = [s for s in state.statements.values() if s["status"] == "outstanding"]
+    payout_rows = payouts(state, policy, today)
+    by_status: dict[str, dict[str, int]] = {
+        k: {"count": 0, "outstanding_fen": 0} for k in ("awaiting_clearing", "due", "overdue", "paid")
+    }
+    for p in payout_rows:
+        by_status[p["status"]]["count"] += 1
+        by_status[p["status"]]["outstanding_fen"] += p["outstanding_fen"]
+    direct = sum(d for d, _ in state.direct.values())
+    manual = sum(m for _, m in state.direct.values())
+    return {
+        "facts": state.facts, "latest_day": latest_day(state),
+        "today": None if today is None else today.isoformat(), **settled,
+        "floats": len(float_rows), "floats_by_level": levels,
+        "floats_float_fen": sum(f["float_fen"] for f in float_rows),
+        "floats_outstanding_fen": sum(f["outstanding_fen"] for f in float_rows),
+        "statements": len(state.statements), "statements_outstanding": len(outstanding),
+        "statements_outstanding_fen": sum(s["amount_fen"] for s in outstanding),
+        "periods_closed": sorted(state.periods),
+        "investigations_open": sum(1 for c in state.investigations.values() if c["status"] == "open"),
+        "investigations_closed": sum(1 for c in state.investigations.values() if c["status"] == "closed"),
+        "payouts_by_status": by_status,
+        "direct": direct, "manual": manual, "direct_rate_pct": _rate_pct(direct, manual),
+    }
