@@ -126,7 +126,13 @@ class Settlement(Book):
         self.status = "settled"
         self.clawed_back_fen = 0
         self.investigation: str | None = None
+        self.investigation_opened_at = ""
+        self.last_time = ""  # the latest time of this settlement's facts
         self.fact: dict[str, Any] = {}
+
+    def apply_body(self, body: dict[str, Any]) -> None:
+        super().apply_body(body)
+        self.last_time = max(self.last_time, body["time"])
 
     def on_settlement_recorded(self, body: dict[str, Any]) -> None:
         self.fact = body  # bodies are never mutated once recorded
@@ -139,6 +145,7 @@ class Settlement(Book):
 
     def on_investigation_opened(self, body: dict[str, Any]) -> None:
         self.investigation = "open"
+        self.investigation_opened_at = body["time"]
 
     def on_investigation_closed(self, body: dict[str, Any]) -> None:
         self.investigation = "closed"
@@ -219,8 +226,8 @@ class PairBook(Head):
         # Open months: period -> [amount_fen, settled_fen, reversed_fen, clawed_back_fen,
         # settlements, reversals, clawbacks]
         self.pending: dict[str, list[int]] = {}
-        # Issued statements: period -> [amount_fen, transferred (0/1)]
-        self.statements: dict[str, list[int]] = {}
+        # Issued statements: period -> [amount_fen, transferred (0/1), issued at]
+        self.statements: dict[str, list[Any]] = {}
 
     def on_index_tally(self, body: dict[str, Any]) -> None:
         super().on_index_tally(body)
@@ -238,7 +245,7 @@ class PairBook(Head):
         self.level = body["to_level"]
 
     def on_statement_issued(self, body: dict[str, Any]) -> None:
-        self.statements[body["period"]] = [body["amount_fen"], 0]
+        self.statements[body["period"]] = [body["amount_fen"], 0, body["time"]]
         self.pending.pop(body["period"], None)
 
     def on_clearing_transferred(self, body: dict[str, Any]) -> None:

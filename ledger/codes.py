@@ -55,9 +55,9 @@ FILING_CATEGORIES = ("long_term", "temporary")
 FUND_PARTS = ("hifp_pay", "cvlserv_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay")
 FUND_PART_HIFES = "hifes_pay"
 
-_ADMDVS_RE = re.compile(r"^\d{6}$")
-_INSTITUTION_RE = re.compile(r"^[A-Z0-9]{1,30}$")
-_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}$")
+_ADMDVS_RE = re.compile(r"^[0-9]{6}\Z")
+_INSTITUTION_RE = re.compile(r"^[A-Z0-9]{1,30}\Z")
+_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]{1,64}\Z")
 
 
 def is_admdvs(code: object) -> bool:

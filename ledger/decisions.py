@@ -60,6 +60,17 @@ def add_months(date: str, months: int) -> dt.date:
     return dt.date(year, month, day)
 
 
+def months_later_last_day(date: str, months: int) -> dt.date:
+    """The last day of a validity of ``months`` months from ``date``: the day before the same
+    day-of-month ``months`` later, or that month's last day if it has no such day
+    (2025-08-31 + 6 months covers through 2026-02-28)."""
+    start = dt.date.fromisoformat(date)
+    same_day = add_months(date, months)
+    if same_day.day != start.day:  # clamped: the target month is shorter
+        return same_day
+    return same_day - dt.timedelta(days=1)
+
+
 def differing_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
@@ -205,8 +216,8 @@ def cancel(uow: UnitOfWork, policy: Policy, cmd: Cancel, source: Source) -> str:
         raise reject("mdtrt_id", f"{cmd.mdtrt_id} does not match the settlement's {fact['record']['mdtrt_id']}")
     if setl.clawed_back_fen:
         raise reject(id_field, f"settlement {fact['setl_id']} has clawbacks of {setl.clawed_back_fen} fen; it cannot be cancelled whole")
-    if cmd.time < fact["setl_time"]:
-        raise reject("inf_time", f"{cmd.time} is before the settlement time {fact['setl_time']}")
+    if cmd.time < max(fact["setl_time"], setl.last_time):
+        raise reject("inf_time", f"{cmd.time} is before the settlement ({max(fact['setl_time'], setl.last_time)})")
     period = open_period(uow, cmd.time[:7])
     owed = fact["owed_fen"]
     uow.emit(setl, SettlementReversed(
@@ -256,7 +267,7 @@ def filing(uow: UnitOfWork, policy: Policy, cmd: Filing, source: Source) -> str:
     insured, treatment = codes.pair_parties(cmd.insured_code, cmd.treatment_code)
     valid_until = cmd.enddate
     if cmd.category == "temporary" and cmd.enddate is None:
-        valid_until = (add_months(cmd.begndate, policy.temporary_validity_months) - dt.timedelta(days=1)).isoformat()
+        valid_until = months_later_last_day(cmd.begndate, policy.temporary_validity_months).isoformat()
     key = codes.pair_key(insured, treatment)
     uow.emit_new(FilingAgg, cmd.filing_id, FilingRecorded(
         time=cmd.time, insured=insured, treatment=treatment, filing_id=cmd.filing_id, psn_no=cmd.psn_no,
@@ -364,6 +375,8 @@ def clearing_transfer(uow: UnitOfWork, policy: Policy, cmd: ClearingTransfer, so
         raise reject("period", f"the statement of {key} for {cmd.period} is already transferred")
     if cmd.amount_fen != statement[0]:
         raise reject("amount", f"{cmd.amount_fen} fen does not match the statement amount {statement[0]} fen")
+    if cmd.time < statement[2]:
+        raise reject("recorded_at", f"{cmd.time} is before the statement was issued ({statement[2]})")
     uow.emit(uow.pair_book(key), ClearingTransferred(
         time=cmd.time, insured=cmd.insured, treatment=cmd.treatment, period=cmd.period,
         amount_fen=cmd.amount_fen, source=source,
@@ -396,8 +409,8 @@ def clawback(uow: UnitOfWork, policy: Policy, cmd: Clawback, source: Source) -> 
     left = fact["owed_fen"] - setl.clawed_back_fen
     if cmd.amount_fen > left:
         raise reject("amount", f"{cmd.amount_fen} fen is more than the {left} fen left on settlement {cmd.setl_id}")
-    if cmd.time < fact["setl_time"]:
-        raise reject("recorded_at", f"{cmd.time} is before the settlement time {fact['setl_time']}")
+    if cmd.time < max(fact["setl_time"], setl.last_time):
+        raise reject("recorded_at", f"{cmd.time} is before the settlement's last fact ({max(fact['setl_time'], setl.last_time)})")
     period = open_period(uow, cmd.time[:7])
     uow.emit(setl, ClawbackRecorded(
         time=cmd.time, insured=fact["insured"], treatment=fact["treatment"], setl_id=cmd.setl_id,
@@ -449,6 +462,8 @@ def investigation_close(uow: UnitOfWork, policy: Policy, cmd: InvestigationClose
         raise reject("setl_id", f"no investigation case was opened for settlement {cmd.setl_id}")
     if setl.investigation == "closed":
         raise reject("setl_id", f"the investigation of settlement {cmd.setl_id} is already closed")
+    if cmd.time < setl.investigation_opened_at:
+        raise reject("recorded_at", f"{cmd.time} is before the case was opened ({setl.investigation_opened_at})")
     fact = setl.fact
     uow.emit(setl, InvestigationClosed(
         time=cmd.time, insured=fact["insured"], treatment=fact["treatment"], setl_id=cmd.setl_id,

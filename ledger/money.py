@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 # A yuan amount: optional minus, digits, optional 1-2 decimals. Three decimals is an error.
-_YUAN_RE = re.compile(r"^(-)?(\d+)(?:\.(\d{1,2}))?$")
-_DECIMALS_RE = re.compile(r"^-?\d+\.(\d+)$")
+_YUAN_RE = re.compile(r"^(-)?([0-9]+)(?:\.([0-9]{1,2}))?\Z")
+_DECIMALS_RE = re.compile(r"^-?[0-9]+\.([0-9]+)\Z")
 
 # Upper bound on any single amount: 10^12 yuan. Bigger is garbage, not a settlement.
 MAX_AMOUNT_FEN = 10**14
@@ -43,7 +43,7 @@ def parse_yuan_to_fen(value: object, *, allow_negative: bool = False) -> int:
         if "e" in text or "E" in text:
             raise AmountError("must be written without an exponent")
     elif isinstance(value, str):
-        text = value.strip()
+        text = value
     else:
         raise AmountError("must be a number or a decimal string")
     match = _YUAN_RE.match(text)

@@ -21,9 +21,9 @@ from .config import Policy
 from .errors import FieldError
 from .money import AmountError, parse_yuan_to_fen
 
-_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PERIOD_RE = re.compile(r"^\d{4}-\d{2}$")
+_TIME_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\Z")
+_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_PERIOD_RE = re.compile(r"^[0-9]{4}-[0-9]{2}\Z")
 MAX_TEXT_CHARS = 200  # free text (notes, names) longer than this is refused
 
 # Header fields of a national-platform message that may appear besides the ones we use.

@@ -216,9 +216,12 @@ def digest(state: Projection) -> str:
     """sha256 of the canonical JSON of every read model (zero balances left out).
 
     Canonical: orjson with sorted keys; balances that are exactly 0 are dropped so that an
-    account that came and went does not change the digest. Documented in docs/audit.md.
+    account that came and went does not change the digest; the chain heads are left out
+    (they commit to provenance, which ``yidi verify`` checks). Documented in docs/audit.md.
     """
     content = state.to_dict()
+    # Heads depend on provenance (file and line are in the facts); the digest is of the books.
+    del content["heads"]
     content["balances"] = {k: v for k, v in state.balances.items() if v != 0}
     content["digest_version"] = DIGEST_VERSION
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()

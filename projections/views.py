@@ -120,6 +120,8 @@ def payouts(state: Projection, policy: Policy, today: dt.date | None = None) -> 
     the configured holidays do not count). ``today`` defaults to the latest fact's day, so
     history replays the same whatever the wall clock says.
     """
+    if today is None and state.latest_time:
+        today = dt.date.fromisoformat(state.latest_time[:10])
     rows = []
     for key, (due_fen, paid_fen) in sorted(state.dues.items()):
         treatment, institution, period = key.split("|")
@@ -167,7 +169,7 @@ def summary(state: Projection) -> dict[str, Any]:
 # The clearing transfer of a statement is expected within this many working days of its
 # issue (weekends and policy holidays do not count). A default chosen here, not quoted from
 # a rule; the API takes it as a parameter (`due_working_days`).
-CLEARING_TRANSFER_WORKING_DAYS = 10
+CLEARING_TRANSFER_WORKING_DAYS = 15
 
 
 def latest_day(state: Projection) -> str | None:

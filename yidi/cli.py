@@ -268,11 +268,20 @@ def _print_investigations(cases: list[dict[str, Any]]) -> None:
 
 
 @app.command()
-def payouts(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+def payouts(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json"),
+    today: Optional[str] = typer.Option(None, "--today", help="Judge overdue as of this date (default: the latest fact's day)."),
+) -> None:
     """Institution payments: due after the clearing money arrives, paid, overdue."""
     c: Ctx = ctx.obj
     state = _state(c)
-    rows = views.payouts(state, c.policy, today=dt.datetime.now(BEIJING).date())
+    try:
+        day = dt.date.fromisoformat(today) if today else None
+    except ValueError:
+        err.print(f"[red]--today must be YYYY-MM-DD, not {today!r}[/]")
+        raise typer.Exit(code=2)
+    rows = views.payouts(state, c.policy, today=day)
     if as_json:
         _json(rows)
         return
@@ -554,7 +563,23 @@ def demo(
     if serve:
         from .serve import run_server
 
-        run_server(home, c.policy)
+        run_server(home, c.policy, backend_factory=lambda: EmbeddedBackend(home, c.policy))
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+) -> None:
+    """Serve the read API (OpenAPI at /openapi.json) and the dashboard over HTTP.
+
+    Read-only unless YIDI_API_TOKEN is set (then POST /api/records takes a bearer token).
+    """
+    from .serve import run_server
+
+    c: Ctx = ctx.obj
+    run_server(c.home, c.policy, host=host, port=port)
 
 
 def run() -> None:
