@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from uuid import UUID
 
 from eventsourcing.application import Application, LRUCache, ProcessingEvent
+from eventsourcing.persistence import RecordConflictError
 
 from .aggregates import Book, Calendar, Person, PairBook, Treasury, is_fact
 from .config import Policy
@@ -24,6 +25,7 @@ from .unit_of_work import UnitOfWork
 
 AGGREGATE_CACHE_SIZE = 20_000  # aggregates kept in memory between batches (bounded)
 MAX_BATCH_RECORDS = 5_000
+MAX_CONFLICT_RETRIES = 3  # re-decisions of a batch that met another writer
 REJECTED = "rejected"
 
 
@@ -70,8 +72,21 @@ class Ledger(Application):  # type: ignore[type-arg]
         self.probe = probe
 
     def record(self, items: Sequence[tuple[Command, Source]]) -> BatchResult:
-        """Decide and record a batch; rejected commands leave no trace."""
+        """Decide and record a batch; rejected commands leave no trace.
+
+        Another writer on the same store shows up as a conflict on an aggregate version
+        (optimistic concurrency); the batch is then decided again from the store.
+        """
         invariant(len(items) <= MAX_BATCH_RECORDS, "batch too large")
+        for attempt in range(MAX_CONFLICT_RETRIES + 1):
+            try:
+                return self._record_once(items)
+            except RecordConflictError:
+                if attempt == MAX_CONFLICT_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _record_once(self, items: Sequence[tuple[Command, Source]]) -> BatchResult:
         uow = UnitOfWork(self)
         if self.probe is not None:
             uow.prefetch(self.probe, (ref for command, _ in items for ref in lookups(command)))

@@ -22,7 +22,7 @@ from projections.fold import Projection, digest, fold
 
 from . import settings
 from .bootstrap import open_backend
-from .ingest import Ingest, read_lines
+from .ingest import Ingest, IngestAborted, read_lines
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Yidi Ledger 异地就医结算账本")
 out = Console()
@@ -105,12 +105,38 @@ def ingest(
 ) -> None:
     """Record a file of platform messages and ledger records, in file order."""
     c: Ctx = ctx.obj
+    if str(file) != "-" and not file.is_file():
+        err.print(f"[red]no such file: {file}[/]")
+        raise typer.Exit(code=2)
     name = "stdin" if str(file) == "-" else file.name
     rejects_path = rejects or c.home / "rejects" / f"{name}.rejects.jsonl"
     rejects_path.parent.mkdir(parents=True, exist_ok=True)
     handle = sys.stdin.buffer if str(file) == "-" else open(file, "rb")
     total_bytes = None if str(file) == "-" else file.stat().st_size
     started = time.perf_counter()
+    try:
+        counts = _ingest_file(c, handle, name, total_bytes, rejects_path, progress)
+    except IngestAborted as aborted:
+        err.print(f"[red]ingest stopped[/]: {aborted}")
+        if as_json:
+            _json({**aborted.counts.to_dict(), "error": str(aborted), "first_line": aborted.first_line,
+                   "last_line": aborted.last_line})
+        raise typer.Exit(code=1)
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+    seconds = time.perf_counter() - started
+    if as_json:
+        _json(counts)
+    else:
+        out.print(f"accepted {counts['accepted']}, duplicates {counts['duplicates']}, rejected {counts['rejected']}"
+                  f" in {seconds:.1f} s")
+    if counts["rejected"]:
+        err.print(f"rejected lines: {rejects_path}")
+
+
+def _ingest_file(c: Ctx, handle: Any, name: str, total_bytes: Optional[int], rejects_path: Path,
+                 progress: bool) -> dict[str, int]:
     with c.backend() as backend, open(rejects_path, "wb") as rejects_out:
         pipeline = Ingest(backend, name, lambda r: rejects_out.write(orjson.dumps(r) + b"\n"))
         show = progress and err.is_terminal and total_bytes is not None
@@ -130,17 +156,7 @@ def ingest(
             for line_no, raw in enumerate(read_lines(handle), 1):
                 pipeline.feed(line_no, raw)
             pipeline.flush()
-    if handle is not sys.stdin.buffer:
-        handle.close()
-    counts = pipeline.counts.to_dict()
-    seconds = time.perf_counter() - started
-    if as_json:
-        _json(counts)
-    else:
-        out.print(f"accepted {counts['accepted']}, duplicates {counts['duplicates']}, rejected {counts['rejected']}"
-                  f" in {seconds:.1f} s")
-    if counts["rejected"]:
-        err.print(f"rejected lines: {rejects_path}")
+    return pipeline.counts.to_dict()
 
 
 # -- reading commands ------------------------------------------------------------------

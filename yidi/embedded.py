@@ -11,6 +11,7 @@ at most that many facts (docs/audit.md).
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -118,7 +119,11 @@ class EmbeddedBackend:
         return max_position(self.recorder)
 
     def close(self) -> None:
-        if self._unsaved_facts:
-            self.checkpoint()
-        self.store.close()
-        self.ledger.close()
+        try:
+            if self._unsaved_facts:
+                self.checkpoint()
+        except (sqlite3.Error, OSError):
+            pass  # e.g. disk full: the next start catches up from the event log instead
+        finally:
+            self.store.close()
+            self.ledger.close()

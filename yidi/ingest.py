@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Callable, Iterable, Protocol, Sequence
 
 import orjson
+from eventsourcing.persistence import PersistenceError
 
 from ledger.config import Policy
 from ledger.decisions import Source
@@ -23,6 +24,21 @@ from ledger.service import BatchResult
 
 BATCH_RECORDS = 4_000
 MAX_LINE_BYTES = 1_000_000  # a settlement is ~1.5 kB; a megabyte line is not a record
+
+
+class IngestAborted(Exception):
+    """The store refused a batch (disk full, lost connection ...): nothing of it was recorded."""
+
+    def __init__(self, first_line: int, last_line: int, counts: "Counts", cause: BaseException) -> None:
+        super().__init__(
+            f"the event store refused the batch of lines {first_line}-{last_line}: {cause}. "
+            f"Nothing of that batch was recorded; the {counts.accepted} records accepted before it are. "
+            f"Run the same ingest again once fixed: recorded lines will be answered as duplicates."
+        )
+        self.first_line = first_line
+        self.last_line = last_line
+        self.counts = counts
+        self.cause = cause
 
 
 class Backend(Protocol):
@@ -112,7 +128,10 @@ class Ingest:
     def flush(self) -> None:
         rejects = self._early_rejects
         if self._batch:
-            result = self.backend.record(self._batch)
+            try:
+                result = self.backend.record(self._batch)
+            except (PersistenceError, OSError) as exc:
+                raise IngestAborted(self._lines[0], self._lines[-1], self.counts, exc) from exc
             for line_no, outcome in zip(self._lines, result.outcomes):
                 if outcome.status == "accepted":
                     self.counts.accepted += 1

@@ -36,7 +36,9 @@ def sqlite_probe(recorder: Any) -> Callable[[Iterable[UUID]], set[UUID]]:
 
 
 def postgres_probe(recorder: Any) -> Callable[[Iterable[UUID]], set[UUID]]:
-    table = f"{recorder.schema}.{recorder.events_table_name}" if getattr(recorder, "schema", "") else recorder.events_table_name
+    # eventsourcing keeps the schema on the datastore ("public" unless POSTGRES_SCHEMA is set)
+    schema = getattr(recorder.datastore, "schema", "") or "public"
+    table = f'"{schema}"."{recorder.events_table_name}"'
 
     def probe(ids: Iterable[UUID]) -> set[UUID]:
         found: set[UUID] = set()
