@@ -336,13 +336,13 @@ def parse_record(raw: object, policy: Policy) -> ParseResult:
             return _fail(FieldError("type", f"unknown record type {str(kind)[:40]!r}; expected one of {sorted(_OWN_PARSERS)}"))
         return parser(raw, policy)
     if "infno" in raw:
-        infno = raw["infno"]
+        infno = raw["infno"] if isinstance(raw["infno"], str) else None
         if infno in codes.SETTLEMENT_INFNOS:
             return _parse_settlement(raw, policy)
         if infno in codes.CANCELLATION_INFNOS or infno == codes.REVERSAL_INFNO:
             return _parse_cancel(raw, policy)
         known = sorted([*codes.SETTLEMENT_INFNOS, *codes.CANCELLATION_INFNOS, codes.REVERSAL_INFNO])
-        return _fail(FieldError("infno", f"unknown or unsupported transaction {str(infno)[:20]!r}; expected one of {known}"))
+        return _fail(FieldError("infno", f"unknown or unsupported transaction {str(raw['infno'])[:20]!r}; expected one of {known}"))
     return _fail(FieldError("record", "has neither 'infno' (platform message) nor 'type' (ledger record)"))
 
 
@@ -462,6 +462,9 @@ def _parse_cancel(raw: dict[str, Any], policy: Policy) -> ParseResult:
     if not isinstance(data, dict):
         r.error("data", "input.data must be an object")
         return ParseResult(None, tuple(r.errors))
+    for name in inp:
+        if name != "data":
+            r.error(str(name)[:60], "unknown field in input")
     d = _Reader(data, policy)
     psn_no = d.ident("psn_no")
     setl_id = mdtrt_id = omsgid = oinfno = None

@@ -452,9 +452,10 @@ def test_several_errors_in_one_record_are_all_named() -> None:
     assert rejected_fields(raw) == {"psn_no", "med_type", "insutype", "acct_pay", "bonus"}
 
 
-# -- bugs ---------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="BUG: the id/code regexes end in '$', which also matches before a "
-                   "trailing newline: setl_id 'S1\\n', msgid, psn_no and admin codes '420100\\n' are accepted")
+# -- regressions: bugs found by this suite (xfail at first), fixed in 0bf4d7d -------------------
+# The validation regexes ended in '$' (which also matches before a trailing newline) and used
+# '\d' (any Unicode digit): 'S1\n', '420100\n', '2025-01\n', '١٢٣', '１２０.５０' and '42０１００'
+# were all accepted.
 @pytest.mark.parametrize("field", ["setl_id", "psn_no", "msgid", "insuplc_admdvs", "fixmedins_code"])
 def test_a_trailing_newline_is_not_part_of_a_valid_id_or_code(field: str) -> None:
     raw = setl()
@@ -463,21 +464,15 @@ def test_a_trailing_newline_is_not_part_of_a_valid_id_or_code(field: str) -> Non
     assert rejected_fields(raw) == {field}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _PERIOD_RE '^\\d{4}-\\d{2}$' accepts '2025-01\\n' and int() "
-                   "ignores the newline: a clear of a month named '2025-01\\n' is accepted")
 def test_a_period_with_a_trailing_newline_is_rejected() -> None:
     assert rejected_fields(h.clear("2025-01\n", recorded_at="2025-02-05 09:00:00")) == {"period"}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: amounts are matched with '\\d', which accepts any Unicode digit: "
-                   "'١٢٣' (Arabic-Indic) becomes 12300 fen and '１２０.５０' (full-width) 12050 fen")
 @pytest.mark.parametrize("value", ["١٢٣", "１２０.５０", "٣"])
 def test_non_ascii_digits_are_not_an_amount(value: str) -> None:
     assert rejected_fields(with_amount("hifp_pay", value)) == {"hifp_pay"}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: admin codes and periods are matched with '\\d': '42０１００' "
-                   "(full-width digits) is accepted as a Hubei city and '２０２５-01' as a period")
 def test_non_ascii_digits_are_not_a_code_or_period() -> None:
     assert rejected_fields(setl(insured="42０１００")) == {"insuplc_admdvs"}
     assert rejected_fields(h.clear("２０２５-01", recorded_at="2025-02-05 09:00:00")) == {"period"}

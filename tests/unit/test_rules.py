@@ -828,10 +828,9 @@ def test_replay_and_reopen_give_the_live_projection(tmp_path: Path) -> None:
     assert h.live_digest(reopened) == live
 
 
-# == bugs found (xfail strict: they pass once the code is fixed) ================================
-@pytest.mark.xfail(strict=True, reason="BUG: a setl_id with a trailing newline passes the id check ('$' matches "
-                   "before '\\n'), so a re-sent settlement is counted a second time")
+# == regressions: bugs found by this suite (xfail at first), fixed in 0bf4d7d ====================
 def test_a_resent_settlement_whose_setl_id_has_a_trailing_newline_is_not_counted_twice(tmp_path: Path) -> None:
+    """Was: 'S1\\n' passed the id check ('$' matches before a newline) and settled twice."""
     s = s1000()
     b = ledger(tmp_path, None, h.filing(), s)
     before = h.balances(b)
@@ -841,40 +840,40 @@ def test_a_resent_settlement_whose_setl_id_has_a_trailing_newline_is_not_counted
     assert h.balances(b) == before
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a clearing_transfer recorded before its statement was issued is "
-                   "accepted, and then `--as-of` between the two crashes (KeyError in projections.fold._transfer)")
-def test_as_of_between_an_early_dated_transfer_and_its_statement_does_not_crash(tmp_path: Path) -> None:
+def test_a_transfer_dated_before_its_statement_is_rejected_and_as_of_never_crashes(tmp_path: Path) -> None:
+    """Was: accepted, and `--as-of` between the two crashed (KeyError in fold._transfer)."""
     b = h.ledger_with(tmp_path)
-    h.ingest(b, [h.filing(), s1000(inf_time="2025-01-10 10:00:00"),
-                 h.clear("2025-01", recorded_at="2025-02-10 09:00:00"),
-                 h.transfer(period="2025-01", amount="700.00", recorded_at="2025-02-08 09:00:00")])
+    counts, rejects = h.ingest(b, [h.filing(), s1000(inf_time="2025-01-10 10:00:00"),
+                                   h.clear("2025-01", recorded_at="2025-02-10 09:00:00"),
+                                   h.transfer(period="2025-01", amount="700.00", recorded_at="2025-02-08 09:00:00")])
+    # Decided: a transfer dated before its statement was issued is rejected on recorded_at.
+    assert h.reject_fields(rejects) == {4: ["recorded_at"]}
     state = b.projection_as_of("2025-02-09 00:00:00")  # must not raise
     assert sum(state.balances.values()) == 0
     assert views.statements(state) == []  # the statement was not issued yet at that time
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: investigation_close is accepted with a recorded_at before the case "
-                   "was opened; `--as-of` in between crashes (KeyError in projections.fold._investigation_closed)")
-def test_as_of_before_an_investigation_was_opened_does_not_crash(tmp_path: Path) -> None:
+def test_closing_a_case_before_it_was_opened_is_rejected_and_as_of_never_crashes(tmp_path: Path) -> None:
+    """Was: accepted, and `--as-of` in between crashed (KeyError in fold._investigation_closed)."""
     s = h.settlement(medfee="30000.00", hifp="20000.00", acct="0.00", inf_time="2025-01-10 10:00:00")
     b = ledger(tmp_path, None, h.filing(), s)
-    h.ingest(b, [h.investigation_close(sid(s), recorded_at="2025-01-05 10:00:00")])
+    counts, rejects = h.ingest(b, [h.investigation_close(sid(s), recorded_at="2025-01-05 10:00:00")])
+    # Decided: closing a case before it was opened is rejected on recorded_at.
+    assert h.reject_fields(rejects) == {1: ["recorded_at"]}
     state = b.projection_as_of("2025-01-06 00:00:00")  # must not raise
     assert views.investigations(state) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: temporary validity = add_months(begndate, 6) - 1 day, with the month "
-                   "end clamped first: a filing from 2025-08-31 ends 2026-02-27 (the same day as one from 08-28), "
-                   "less than the 6 months DOMAIN.md §4 guarantees; 2026-02-28 must still be covered")
 def test_temporary_filing_from_the_31st_is_valid_for_six_full_months(tmp_path: Path) -> None:
+    """Was: add_months clamped first, so 2025-08-31 ended 2026-02-27, short of 6 months (§4)."""
     f = h.filing(PERSON, category="temporary", begndate="2025-08-31", recorded_at="2025-08-30 10:00:00")
     b = ledger(tmp_path, None, f)
     assert h.outcome(b, s1000(inf_time="2026-02-28 10:00:00")) == ("accepted", [])
+    assert h.outcome(b, s1000(inf_time="2026-03-01 10:00:00")) == ("rejected", ["psn_no"])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: projections.views.payouts documents that `today` defaults to the "
-                   "latest fact's day, but with today=None nothing is ever 'overdue'")
 def test_payouts_are_overdue_relative_to_the_latest_fact_by_default(tmp_path: Path) -> None:
+    """Was: views.payouts documented `today` = the latest fact's day but never applied it."""
     b = ledger(tmp_path, None, h.filing(), s1000(inf_time="2025-01-10 10:00:00"), h.clear("2025-01"),
                h.transfer(period="2025-01", amount="700.00"),           # money arrives 2025-02-20: due 2025-03-03
                h.interest(recorded_at="2025-04-01 10:00:00"))           # the latest fact, a month later
