@@ -60,7 +60,11 @@ def main(
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Data directory (default $YIDI_HOME or ~/.local/share/yidi)."),
     config: Optional[str] = typer.Option(None, "--config", help="TOML file with a [policy] table."),
 ) -> None:
-    ctx.obj = Ctx(data_dir, config)
+    try:
+        ctx.obj = Ctx(data_dir, config)
+    except (OSError, ValueError) as exc:  # unusable data dir, bad TOML, unknown policy setting
+        err.print(f"[red]configuration error[/]: {exc}")
+        raise typer.Exit(code=2)
 
 
 def _json(value: Any) -> None:
@@ -85,6 +89,15 @@ def _state(c: Ctx, as_of: Optional[str] = None, as_of_position: Optional[int] = 
         if as_of is not None:
             return backend.projection_as_of(as_of)
         return backend.projection()
+
+
+def _check_period(period: Optional[str]) -> None:
+    if period is None:
+        return
+    if not (len(period) == 7 and period[4] == "-" and period[:4].isascii() and period[:4].isdigit()
+            and period[5:].isascii() and period[5:].isdigit() and 1 <= int(period[5:]) <= 12):
+        err.print(f"[red]--period must be YYYY-MM, not {period!r}[/]")
+        raise typer.Exit(code=2)
 
 
 def _valid_time(value: str) -> bool:
@@ -265,6 +278,9 @@ def investigations(
     status: Optional[str] = typer.Option(None, help="open | closed"),
 ) -> None:
     """The large-amount investigation queue (大额费用协查)."""
+    if status not in (None, "open", "closed"):
+        err.print(f"[red]--status must be open or closed, not {status!r}[/]")
+        raise typer.Exit(code=2)
     state = _state(ctx.obj)
     cases = views.investigations(state, status)
     if as_json:
@@ -495,6 +511,7 @@ def export(
     from projections.export import BookExport
 
     c: Ctx = ctx.obj
+    _check_period(period)
     if fmt not in ("beancount", "hledger"):
         err.print("[red]format must be beancount or hledger[/]")
         raise typer.Exit(code=2)
