@@ -11,7 +11,6 @@ Not a test: figures depend on the machine; run it on a quiet one.
 from __future__ import annotations
 
 import argparse
-import gc
 import resource
 import shutil
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 from consumers.eventlog import read_facts
 from ledger.config import Policy
 from projections.fold import Projection, apply, digest
+from yidi.cli import tune_gc_for_bulk
 from yidi.embedded import EmbeddedBackend
 from yidi.ingest import Ingest, read_lines
 from yidi.simulator import SimulationSpec, generate_lines
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
-    gc.set_threshold(100_000, 50, 100)  # fewer full collections over the large, long-lived caches
+    tune_gc_for_bulk()  # as `yidi ingest` does
 
     work = args.data_dir or Path(tempfile.mkdtemp(prefix="yidi-bench-"))
     shutil.rmtree(work, ignore_errors=True)

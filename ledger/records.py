@@ -47,6 +47,7 @@ SETTLEMENT_FIELDS = frozenset(
     + SETTLEMENT_TEXT_FIELDS
     + "setl_id psn_no insutype setl_time med_type clr_optins clr_way clr_type".split()
 )
+_FREE_TEXT_FIELDS = tuple(n for n in SETTLEMENT_TEXT_FIELDS if n not in ("mdtrt_id", "medins_setl_id"))
 # Settlement fields that identify the settlement itself (not the message carrying it).
 _MESSAGE_ONLY_FIELDS = frozenset({"msgid", "inf_time"})
 
@@ -247,6 +248,11 @@ class _Reader:
 
     def amount(self, name: str, *, required: bool = True, allow_negative: bool = False) -> int | None:
         value = self.data.get(name)
+        if value is None and not required:
+            return None
+        if value == "0.00":  # most fund parts of most settlements
+            self.content[name] = 0
+            return 0
         if type(value) is str:  # fast path for the usual "1234.50"
             whole, dot, cents = value.partition(".")
             if (whole.isascii() and whole.isdigit() and len(whole) <= 12
@@ -398,8 +404,12 @@ def _parse_settlement(raw: dict[str, Any], policy: Policy) -> ParseResult:
     s.code("clr_optins", required=False)
     s.text("clr_way", required=False, allowed=codes.CLR_WAYS)
     s.text("clr_type", required=False, allowed=codes.CLR_TYPES)
-    for name in SETTLEMENT_TEXT_FIELDS:
-        if name not in ("mdtrt_id", "medins_setl_id"):
+    content_s = s.content
+    for name in _FREE_TEXT_FIELDS:
+        value = setlinfo.get(name)
+        if type(value) is str and len(value) <= MAX_TEXT_CHARS:  # the usual case, inline
+            content_s[name] = value
+        elif value is not None:
             s.text(name, required=False)
     amounts = {name: s.amount(name, required=name in REQUIRED_SETTLEMENT_AMOUNTS) for name in SETTLEMENT_AMOUNT_FIELDS}
     s.no_extra_fields(SETTLEMENT_FIELDS)

@@ -17,13 +17,14 @@ from eventsourcing.application import Application, LRUCache, ProcessingEvent
 from eventsourcing.persistence import RecordConflictError
 
 from .aggregates import Book, Calendar, Person, PairBook, Treasury, is_fact
+from .aggregates import Filing as FilingAgg
 from .config import Policy
 from .decisions import ACCEPTED, DECISIONS, DUPLICATE, Source, lookups
 from .errors import FieldError, Rejected, invariant
 from .records import Command
 from .unit_of_work import UnitOfWork
 
-AGGREGATE_CACHE_SIZE = 20_000  # aggregates kept in memory between batches (bounded)
+AGGREGATE_CACHE_SIZE = 50_000  # aggregates kept in memory between batches (bounded)
 MAX_BATCH_RECORDS = 5_000
 MAX_CONFLICT_RETRIES = 3  # re-decisions of a batch that met another writer
 REJECTED = "rejected"
@@ -60,6 +61,9 @@ def store_env(base: Mapping[str, str]) -> dict[str, str]:
 # Which of these aggregate ids exist in the store? One query per batch instead of one
 # lookup per record; supplied by the persistence adapter (SQLite, PostgreSQL).
 ExistenceProbe = Callable[[Iterable[UUID]], set[UUID]]
+
+
+CACHED_KINDS = (Person, FilingAgg, PairBook, Treasury, Calendar)
 
 
 class Ledger(Application):  # type: ignore[type-arg]
@@ -111,7 +115,10 @@ class Ledger(Application):  # type: ignore[type-arg]
         # events in decision order, then the aggregates for the cache and snapshots.
         processing = ProcessingEvent()
         processing.events = list(events)
-        processing.aggregates = {agg.id: agg for agg in aggregates}
+        # Only long-lived aggregates go to the cache (and get snapshots): persons, filings,
+        # pairs, treasuries, the calendar. Settlements and message indexes are read back
+        # rarely (a cancellation, a duplicate) and would push the others out.
+        processing.aggregates = {agg.id: agg for agg in aggregates if type(agg) in CACHED_KINDS}
         try:
             recordings = self._record(processing)
             self._take_snapshots(processing)
