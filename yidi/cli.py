@@ -77,6 +77,7 @@ def _yuan(fen: int | None) -> str:
 
 
 AS_OF_HELP = "Only facts whose own time is at or before 'YYYY-MM-DD HH:MM:SS'."
+MAX_POSITION = 2**62  # positions are SQLite/PostgreSQL 64-bit integers
 AS_OF_POSITION_HELP = "The state right after the fact at this position (notification id) was recorded."
 
 
@@ -188,7 +189,7 @@ def balances(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print {account: balance_fen}."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
-    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", help=AS_OF_POSITION_HELP),
+    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", min=0, max=MAX_POSITION, help=AS_OF_POSITION_HELP),
 ) -> None:
     """Balances per account (Σ debits − Σ credits, fen); without --json, per province too."""
     state = _state(ctx.obj, as_of, as_of_position)
@@ -207,7 +208,7 @@ def provinces(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json"),
     as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
-    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", help=AS_OF_POSITION_HELP),
+    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", min=0, max=MAX_POSITION, help=AS_OF_POSITION_HELP),
 ) -> None:
     """Each place as insured place and as treatment place."""
     state = _state(ctx.obj, as_of, as_of_position)
@@ -233,7 +234,7 @@ def floats(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json"),
     as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
-    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", help=AS_OF_POSITION_HELP),
+    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", min=0, max=MAX_POSITION, help=AS_OF_POSITION_HELP),
 ) -> None:
     """Prepayment floats (预付金): amount, outstanding, usage and level."""
     c: Ctx = ctx.obj
@@ -261,7 +262,7 @@ def statements(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json"),
     as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
-    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", help=AS_OF_POSITION_HELP),
+    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", min=0, max=MAX_POSITION, help=AS_OF_POSITION_HELP),
 ) -> None:
     """Clearing statements (清分) per month and pair, outstanding or transferred."""
     state = _state(ctx.obj, as_of, as_of_position)
