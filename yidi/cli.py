@@ -272,10 +272,12 @@ def statements(
     _print_statements(state)
 
 
-def _print_statements(state: Projection) -> None:
-    table = Table("period", "insured", "treatment", "amount (yuan)", "status", "issued", "transferred",
-                  title="Clearing statements 清算单")
+def _print_statements(state: Projection, period: Optional[str] = None) -> None:
+    title = "Clearing statements 清算单" + (f" — {period}" if period else "")
+    table = Table("period", "insured", "treatment", "amount (yuan)", "status", "issued", "transferred", title=title)
     for s in views.statement_details(state):
+        if period is not None and s["period"] != period:
+            continue
         style = "green" if s["status"] == "transferred" else "yellow"
         table.add_row(s["period"], s["insured"], s["treatment"], _yuan(s["amount_fen"]),
                       f"[{style}]{s['status']}[/]", s["issued_at"][:10], (s["transferred_at"] or "")[:10])
@@ -598,7 +600,11 @@ def demo(
               f"(see {rejects_path.name}) in {time.perf_counter() - started:.1f} s")
     _print_provinces(state)
     _print_floats(state, c)
-    _print_statements(state)
+    periods = sorted(state.periods)
+    if periods:
+        _print_statements(state, periods[-1])
+    outstanding = [s for s in views.statements(state) if s["status"] == "outstanding"]
+    out.print(f"statements: {len(state.statements)} issued for {len(periods)} months, {len(outstanding)} outstanding")
     _print_investigations(views.investigations(state)[:10])
     data = views.summary(state)
     out.print(f"facts {data['facts']}, accounts {data['accounts']}, Σ balances {data['balance_sum_fen']} fen, "

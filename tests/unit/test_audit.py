@@ -385,3 +385,26 @@ def test_replay_digest_equals_live(year: dict[str, Any]) -> None:
     from projections.fold import fold
 
     assert digest(fold(backend.read_facts())) == digest(backend.projection()) == year["live"][-1]["digest"]
+
+
+def test_hledger_export_passes_hledger_check(year: dict[str, Any], tmp_path: Path) -> None:
+    env = {**os.environ, "YIDI_HOME": str(year["home"])}
+    path = tmp_path / "books.journal"
+    run = subprocess.run([sys.executable, "-m", "yidi.cli", "export", "hledger", "--out", str(path)],
+                         env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    hledger = shutil.which("hledger")
+    assert hledger, "hledger (Debian package) is installed by scripts/setup"
+    check = subprocess.run([hledger, "-f", str(path), "check"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr[-2000:]
+    total = subprocess.run([hledger, "-f", str(path), "balance", "--flat", "-O", "csv"], capture_output=True, text=True)
+    rows = [line.split(",") for line in total.stdout.strip().splitlines()[1:]]
+    balances = {r[0].strip('"'): r[1].strip('"') for r in rows if r[0].strip('"') != "total"}
+    live = views.balances(year["backend"].projection())
+    assert {a: round(float(v.split()[0]) * 100) for a, v in balances.items() if float(v.split()[0]) != 0} == live
+    lines = path.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if " = " in line)
+    lines[index] = lines[index].rsplit(" = ", 1)[0] + " = 1.00 CNY"
+    broken = tmp_path / "broken.journal"
+    broken.write_text("\n".join(lines) + "\n")
+    assert subprocess.run([hledger, "-f", str(broken), "check"], capture_output=True, text=True).returncode != 0
