@@ -90,15 +90,20 @@ def main() -> None:
           f"({pipeline.counts.to_dict()}; {facts:,} facts = {facts / ingest_s:,.0f} facts/s)")
 
     backend = EmbeddedBackend(home, Policy())
-    state = Projection()
     started = time.perf_counter()
-    replayed = 0
+    single = Projection()
     for fact in read_facts(backend.recorder):
-        apply(state, fact)
-        replayed += 1
+        apply(single, fact)
+    single_s = time.perf_counter() - started
+    print(f"replay, 1 process through the eventsourcing recorder: {single.facts:,} facts in {single_s:.1f} s = "
+          f"{single.facts / single_s:,.0f} facts/s")
+    started = time.perf_counter()
+    state = backend.replay(2)
     replay_s = time.perf_counter() - started
+    replayed = state.facts
     rebuilt = digest(state)
-    print(f"replay: {replayed:,} facts in {replay_s:.1f} s = {replayed / replay_s:,.0f} facts/s")
+    assert rebuilt == digest(single), "a sharded replay equals a sequential one"
+    print(f"replay (`yidi replay`, 2 processes, SQL reader): {replayed:,} facts in {replay_s:.1f} s = {replayed / replay_s:,.0f} facts/s")
     print(f"digest live {live}\ndigest replay {rebuilt} {'(equal)' if live == rebuilt else '(DIFFERENT)'}")
     print(f"peak rss {peak_rss_mib():.0f} MiB; store {sum(f.stat().st_size for f in home.iterdir()) / 2**20:.0f} MiB")
     backend.close()

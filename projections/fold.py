@@ -228,10 +228,13 @@ def digest(state: Projection) -> str:
 
 
 def merge(states: Iterable[Projection]) -> Projection:
-    """Combine projections folded from disjoint sets of keys (e.g. Kafka partitions).
+    """Combine projections folded from disjoint sets of facts: Kafka partitions (split by
+    key) or shards of the event store (split by aggregate).
 
-    Sums add, per-key tables unite; because every figure is a sum or belongs to one key,
-    merging the per-partition folds gives exactly the fold of all facts.
+    Sums add, per-key tables unite, a chain head is the one with the highest seq. Every
+    figure is a sum, or comes from facts of one aggregate (a statement and its transfer, a
+    case and its closing, a float and its alerts), so merging the folds of any such split
+    gives exactly the fold of all facts.
     """
     total = Projection()
     for s in states:
@@ -249,7 +252,9 @@ def merge(states: Iterable[Projection]) -> Projection:
                     mine[key] = list(row)
         for key, owers in s.dues_from.items():
             total.dues_from[key] = sorted(set(total.dues_from.get(key, [])) | set(owers))
-        total.heads.update({k: list(v) for k, v in s.heads.items()})
+        for key, head in s.heads.items():
+            if key not in total.heads or head[0] > total.heads[key][0]:
+                total.heads[key] = list(head)
         total.latest_time = max(total.latest_time, s.latest_time)
         for table in ("statements", "periods", "floats", "investigations"):
             getattr(total, table).update({k: dict(v) for k, v in getattr(s, table).items()})

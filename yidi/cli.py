@@ -389,13 +389,17 @@ def _fail(errors: Any, as_json: bool) -> None:
 
 
 @app.command()
-def replay(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print digest, counts and balances.")) -> None:
+def replay(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print digest, counts and balances."),
+    workers: int = typer.Option(2, "--workers", min=1, max=8, help="Processes folding shards of the store."),
+) -> None:
     """Rebuild every projection from the stored events; print its digest beside the live one."""
     c: Ctx = ctx.obj
     tune_gc_for_bulk()
     with c.backend() as backend:
         started = time.perf_counter()
-        state = fold(backend.read_facts())
+        state = backend.replay(workers) if hasattr(backend, "replay") else fold(backend.read_facts())
         seconds = time.perf_counter() - started
         live = digest(backend.projection())
     rebuilt = digest(state)
@@ -631,6 +635,11 @@ def serve(
 
     c: Ctx = ctx.obj
     run_server(c.home, c.policy, host=host, port=port)
+
+
+from .cli_kafka import register  # noqa: E402 - `yidi worker` (Kafka backend)
+
+register(app)
 
 
 def run() -> None:

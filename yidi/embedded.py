@@ -15,7 +15,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from consumers.eventlog import max_position, read_facts
+from consumers.eventlog import max_position, read_facts, read_facts_sqlite
+from consumers.replay import parallel_fold_sqlite
 from ledger.config import Policy
 from ledger.decisions import Source
 from ledger.records import Command
@@ -29,6 +30,7 @@ EVENTS_DB = "events.db"
 PROJECTIONS_DB = "projections.db"
 CHECKPOINT_EVERY_FACTS = 200_000  # save the projection at least this often during ingest
 SNAPSHOT_EVERY_FACTS = 100_000  # keep a snapshot for as-of queries this often
+REPLAY_WORKERS = 2  # processes folding shards of the store in `yidi replay` (cores here)
 
 
 class EmbeddedBackend:
@@ -38,7 +40,7 @@ class EmbeddedBackend:
         self.home = home
         self.policy = policy
         self.ledger = Ledger(policy, {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": "yidi.sqlite_tuning:TunedSQLiteFactory",
             "SQLITE_DBNAME": str(home / EVENTS_DB),
             "SQLITE_LOCK_TIMEOUT": "30",
         })
@@ -98,12 +100,16 @@ class EmbeddedBackend:
         return self.state
 
     def read_facts(self, upto: int | None = None) -> Iterator[dict[str, Any]]:
-        return read_facts(self.recorder, after=0, upto=upto)
+        return read_facts_sqlite(str(self.home / EVENTS_DB), upto=upto)
+
+    def replay(self, workers: int = REPLAY_WORKERS) -> Projection:
+        """Fold every stored fact from position 1, on ``workers`` processes."""
+        return parallel_fold_sqlite(str(self.home / EVENTS_DB), workers)
 
     def projection_as_of(self, time: str) -> Projection:
         """Every accepted fact whose own time is at or before ``time``, folded in log order."""
         state, position = self.store.snapshot_before(time=time)
-        for fact in read_facts(self.recorder, after=position):
+        for fact in read_facts_sqlite(str(self.home / EVENTS_DB), after=position):
             if fact["time"] <= time:
                 apply(state, fact)
         return state
@@ -111,7 +117,7 @@ class EmbeddedBackend:
     def projection_at_position(self, position: int) -> Projection:
         """The projection exactly as it stood after the fact at ``position`` was folded."""
         state, start = self.store.snapshot_before(position=position)
-        for fact in read_facts(self.recorder, after=start, upto=position):
+        for fact in read_facts_sqlite(str(self.home / EVENTS_DB), after=start, upto=position):
             apply(state, fact)
         return state
 
