@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ledger.decisions import period_end
 from ledger.money import fen_to_yuan_grouped
 from ledger.records import parse_record
 from projections import views
@@ -355,12 +356,15 @@ def summary(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -
 def clear(
     ctx: typer.Context,
     period: str = typer.Option(..., "--period", help="The month to clear, YYYY-MM."),
-    recorded_at: Optional[str] = typer.Option(None, "--recorded-at", help="Time of the clearing run (default: now, Beijing time)."),
+    recorded_at: Optional[str] = typer.Option(None, "--recorded-at", help="Time of the clearing run (default: the first moment after the month, e.g. 2025-02-01 00:00:00 for 2025-01)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Run the national clearing for a month: close it and issue one statement per active pair."""
     c: Ctx = ctx.obj
-    when = recorded_at or dt.datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    _check_period(period)
+    # The clearing run closes the month as of its end, in the ledger's own time: loading
+    # last year's history today must not date last year's statements today.
+    when = recorded_at or period_end(period)
     record = {"type": "clear", "recorded_at": when, "period": period}
     parsed = parse_record(record, c.policy)
     if parsed.command is None:
