@@ -387,7 +387,7 @@ def _parse_settlement(raw: dict[str, Any], policy: Policy) -> ParseResult:
     infno, msgid, insured, treatment, fixmedins = _header(r)
     output = raw.get("output")
     setlinfo = output.get("setlinfo") if isinstance(output, dict) else None
-    if not isinstance(setlinfo, dict):
+    if not isinstance(output, dict) or not isinstance(setlinfo, dict):
         r.error("setlinfo", "output.setlinfo must be an object")
         return ParseResult(None, tuple(r.errors))
     for name in output:
@@ -469,7 +469,7 @@ def _parse_cancel(raw: dict[str, Any], policy: Policy) -> ParseResult:
     infno, msgid, insured, treatment, fixmedins = _header(r)
     inp = raw.get("input")
     data = inp.get("data") if isinstance(inp, dict) else None
-    if not isinstance(data, dict):
+    if not isinstance(inp, dict) or not isinstance(data, dict):
         r.error("data", "input.data must be an object")
         return ParseResult(None, tuple(r.errors))
     for name in inp:

@@ -113,7 +113,7 @@ class Ledger(Application):  # type: ignore[type-arg]
             return BatchResult(outcomes, [])
         # What Application.save does, minus its per-object protocol checks (the hot path):
         # events in decision order, then the aggregates for the cache and snapshots.
-        processing = ProcessingEvent()
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
         processing.events = list(events)
         # Only long-lived aggregates go to the cache (and get snapshots): persons, filings,
         # pairs, treasuries, the calendar. Settlements and message indexes are read back

@@ -94,7 +94,7 @@ class Ingest:
         self,
         backend: Backend,
         source_name: str,
-        on_reject: Callable[[dict[str, Any]], None],
+        on_reject: Callable[[dict[str, Any]], object],
         batch_records: int = BATCH_RECORDS,
     ) -> None:
         self.backend = backend
