@@ -9,7 +9,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import orjson
 import typer
@@ -80,6 +80,11 @@ def _yuan(fen: int | None) -> str:
 AS_OF_HELP = "Only facts whose own time is at or before 'YYYY-MM-DD HH:MM:SS'."
 MAX_POSITION = 2**62  # positions are SQLite/PostgreSQL 64-bit integers
 AS_OF_POSITION_HELP = "The state right after the fact at this position (notification id) was recorded."
+
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON (the contract of docs/records.md).")]
+AsOf = Annotated[Optional[str], typer.Option("--as-of", help=AS_OF_HELP)]
+AsOfPosition = Annotated[Optional[int], typer.Option("--as-of-position", min=0, max=MAX_POSITION, help=AS_OF_POSITION_HELP)]
 
 
 def _state(c: Ctx, as_of: Optional[str] = None, as_of_position: Optional[int] = None) -> Projection:
@@ -188,9 +193,9 @@ def _ingest_file(c: Ctx, handle: Any, name: str, total_bytes: Optional[int], rej
 @app.command()
 def balances(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="Print {account: balance_fen}."),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
-    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", min=0, max=MAX_POSITION, help=AS_OF_POSITION_HELP),
+    as_json: Json = False,
+    as_of: AsOf = None,
+    as_of_position: AsOfPosition = None,
 ) -> None:
     """Balances per account (Σ debits − Σ credits, fen); without --json, per province too."""
     state = _state(ctx.obj, as_of, as_of_position)
@@ -207,9 +212,9 @@ def balances(
 @app.command()
 def provinces(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json"),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
-    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", min=0, max=MAX_POSITION, help=AS_OF_POSITION_HELP),
+    as_json: Json = False,
+    as_of: AsOf = None,
+    as_of_position: AsOfPosition = None,
 ) -> None:
     """Each place as insured place and as treatment place."""
     state = _state(ctx.obj, as_of, as_of_position)
@@ -233,9 +238,9 @@ def _print_provinces(state: Projection) -> None:
 @app.command()
 def floats(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json"),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
-    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", min=0, max=MAX_POSITION, help=AS_OF_POSITION_HELP),
+    as_json: Json = False,
+    as_of: AsOf = None,
+    as_of_position: AsOfPosition = None,
 ) -> None:
     """Prepayment floats (预付金): amount, outstanding, usage and level."""
     c: Ctx = ctx.obj
@@ -261,9 +266,9 @@ def _print_floats(state: Projection, c: Ctx) -> None:
 @app.command()
 def statements(
     ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json"),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help=AS_OF_HELP),
-    as_of_position: Optional[int] = typer.Option(None, "--as-of-position", min=0, max=MAX_POSITION, help=AS_OF_POSITION_HELP),
+    as_json: Json = False,
+    as_of: AsOf = None,
+    as_of_position: AsOfPosition = None,
 ) -> None:
     """Clearing statements (清分) per month and pair, outstanding or transferred."""
     state = _state(ctx.obj, as_of, as_of_position)
