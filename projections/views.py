@@ -173,10 +173,13 @@ CLEARING_TRANSFER_WORKING_DAYS = 15
 
 
 def latest_day(state: Projection) -> str | None:
-    """The latest day (YYYY-MM-DD) in any dated read model: settlement and reversal days,
-    statements issued and transferred, months closed, cases opened and closed, floats set
-    and alerts. Views that judge lateness use it as "today" by default, so the same history
-    gives the same answer whatever the wall clock says."""
+    """The latest fact's day (YYYY-MM-DD): the fold's ``latest_time``; for a state saved
+    before the fold kept it, the latest day in any dated read model (settlement and reversal
+    days, statements issued and transferred, months closed, cases, floats and alerts). Views
+    that judge lateness use it as "today" by default, so the same history gives the same
+    answer whatever the wall clock says."""
+    if state.latest_time:
+        return state.latest_time[:10]
     days = [key[:10] for key in state.volumes]
     for s in state.statements.values():
         days.append(s["issued_at"][:10])
@@ -294,8 +297,10 @@ def direct_rate_by_province(state: Projection) -> list[dict[str, Any]]:
     return out
 
 
-def overview(state: Projection, policy: Policy, today: dt.date | None) -> dict[str, Any]:
-    """The figures of a settlement office's front page."""
+def overview(state: Projection, policy: Policy, today: dt.date | None,
+             payout_rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The figures of a settlement office's front page. ``payout_rows``: ``payouts(state,
+    policy, today)`` when the caller has it already (it is the costly part)."""
     float_rows = floats(state, policy)
     levels = {"ok": 0, "warning": 0, "emergency": 0}
     for f in float_rows:
@@ -307,7 +312,8 @@ def overview(state: Projection, policy: Policy, today: dt.date | None) -> dict[s
         settled["reversals"] += reversals
         settled["reversed_fen"] += reversed_fen
     outstanding = [s for s in state.statements.values() if s["status"] == "outstanding"]
-    payout_rows = payouts(state, policy, today)
+    if payout_rows is None:
+        payout_rows = payouts(state, policy, today)
     by_status: dict[str, dict[str, int]] = {
         k: {"count": 0, "outstanding_fen": 0} for k in ("awaiting_clearing", "due", "overdue", "paid")
     }

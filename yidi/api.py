@@ -29,6 +29,7 @@ import bisect
 import datetime as dt
 import gc
 import hmac
+import inspect
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,7 @@ LIMIT_DEFAULT = 100
 RECORDS_MAX = 1000  # records per POST /api/records
 BODY_MAX_BYTES = 16 * 2**20  # a settlement is ~1.5 kB: 1000 of them fit many times over
 REFRESH_SECONDS = 0.5  # catch_up at most this often
+CATCH_UP_WAIT_S = 2.0  # how long a backend whose catch_up waits (Kafka) may wait per refresh
 RESPONSE_CACHE_ENTRIES = 1024  # encoded answers kept per projection generation (LRU)
 POLL_MS_DEFAULT = 2000  # how often the dashboard pages poll the API
 DUE_WORKING_DAYS_MAX = 60
@@ -301,10 +303,11 @@ class Meta(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "lagging"]
     backend: str
     facts: int
-    generation: int
+    generation: int = Field(description="Advances whenever the projection changes.")
+    lagging: str | None = Field(description="Why the last catch-up did not finish (Kafka: the worker lags).")
 
 
 class FieldErrorOut(BaseModel):
@@ -400,11 +403,13 @@ class Reader:
         self.backend: Any = None
         self.state: Projection = Projection()
         self.generation = 0
-        self._fingerprint: tuple[int, int] = (0, -1)
+        self._fingerprint: tuple[int, str] = (-1, "")
         self._next_refresh = 0.0
         self._views: dict[Any, Any] = {}
         self._answers: OrderedDict[Any, tuple[bytes, dict[str, str] | None]] = OrderedDict()
         self._pool: ThreadPoolExecutor | None = None
+        self._catch_up_takes_timeout: bool | None = None
+        self.lagging: str | None = None  # why the last catch-up did not finish, if it did not
 
     async def start(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yidi-backend")
@@ -435,12 +440,27 @@ class Reader:
         now = time.monotonic()
         if not force and now < self._next_refresh:
             return
-        folded = self.backend.catch_up()
+        try:
+            folded = self._catch_up()
+            self.lagging = None
+        except TimeoutError as exc:
+            # The Kafka backend waits for its worker's read models; when they lag, answer from
+            # the projection they have (and say so in /api/health) rather than fail the read.
+            folded, self.lagging = 0, str(exc)
         self._next_refresh = time.monotonic() + self.refresh_seconds
         self._adopt(self.backend.projection(), changed=folded > 0)
 
+    def _catch_up(self) -> int:
+        if self._catch_up_takes_timeout is None:
+            self._catch_up_takes_timeout = "timeout" in inspect.signature(self.backend.catch_up).parameters
+        if self._catch_up_takes_timeout:
+            return int(self.backend.catch_up(timeout=CATCH_UP_WAIT_S))
+        return int(self.backend.catch_up())
+
     def _adopt(self, state: Projection, changed: bool) -> None:
-        fingerprint = (id(state), state.facts)
+        # Facts only ever add up: the same count is the same projection, even when a backend
+        # hands out a new object for it each time.
+        fingerprint = (state.facts, state.latest_time)
         if changed or fingerprint != self._fingerprint:
             self.state, self._fingerprint = state, fingerprint
             self.generation += 1
@@ -483,8 +503,8 @@ class Reader:
 
     def health(self) -> dict[str, Any]:
         self._refresh()
-        return {"status": "ok", "backend": getattr(self.backend, "name", "unknown"),
-                "facts": self.state.facts, "generation": self.generation}
+        return {"status": "lagging" if self.lagging else "ok", "backend": getattr(self.backend, "name", "unknown"),
+                "facts": self.state.facts, "generation": self.generation, "lagging": self.lagging}
 
     def today(self, given: dt.date | None) -> dt.date | None:
         if given is not None:
@@ -510,7 +530,8 @@ class VolumeIndex:
                insured: str | None, treatment: str | None, infno: str | None) -> list[str]:
         keys = self.by_pair.get(pair, []) if pair else self.keys
         low = bisect.bisect_left(keys, date_from.isoformat()) if date_from else 0
-        high = bisect.bisect_left(keys, (date_to + dt.timedelta(days=1)).isoformat()) if date_to else len(keys)
+        # "~" sorts after the "|" that ends the day in every key of that day.
+        high = bisect.bisect_left(keys, date_to.isoformat() + "~") if date_to else len(keys)
         keys = keys[low:high]
         if insured or treatment or infno:
             chosen = []
@@ -732,7 +753,7 @@ def create_app(
     @app.get("/api/payouts", response_model=Payouts, tags=["payouts"],
              summary="Institution payments: due after the clearing money arrives, paid, overdue")
     async def get_payouts(
-        status: PayoutStatus | None = None,
+        status: list[PayoutStatus] | None = Query(None, description="Repeat for several, e.g. overdue and due."),
         treatment: str | None = Query(None, pattern=CODE),
         fixmedins_code: str | None = Query(None, min_length=1, max_length=64),
         period: str | None = Query(None, pattern=PERIOD),
@@ -740,19 +761,20 @@ def create_app(
         limit: int = _limit(LIMIT_DEFAULT), offset: int = OFFSET,
     ) -> Response:
         given = _day("today", today)
+        statuses = tuple(sorted(set(status))) if status else None
 
         def build() -> dict[str, Any]:
             day = reader.today(given)
             rows_all = reader.view(("payouts", day), lambda s: views.payouts(s, policy, today=day))
-            rows = [r for r in rows_all if _match(r, status=status, treatment=treatment,
-                                                  fixmedins_code=fixmedins_code, period=period)]
+            rows = [r for r in rows_all if (statuses is None or r["status"] in statuses)
+                    and _match(r, treatment=treatment, fixmedins_code=fixmedins_code, period=period)]
             tally = {k: {"count": 0, "outstanding_fen": 0} for k in ("awaiting_clearing", "due", "overdue", "paid")}
             for r in rows_all:
                 tally[r["status"]]["count"] += 1
                 tally[r["status"]]["outstanding_fen"] += r["outstanding_fen"]
             return {**_page(rows, limit, offset), "today": None if day is None else day.isoformat(),
                     "payout_working_days": policy.payout_working_days, "by_status": tally}
-        return await answer(("payouts", status, treatment, fixmedins_code, period, today, limit, offset), build)
+        return await answer(("payouts", statuses, treatment, fixmedins_code, period, today, limit, offset), build)
 
     def volume_keys(date_from: dt.date | None, date_to: dt.date | None, pair: str | None,
                     insured: str | None, treatment: str | None, infno: str | None) -> tuple[VolumeIndex, list[str]]:

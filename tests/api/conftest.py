@@ -13,11 +13,16 @@ import os
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
+
+import warnings
 
 import orjson
 import pytest
-from fastapi.testclient import TestClient
+
+with warnings.catch_warnings():  # starlette's TestClient announces a future move from httpx
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 from ledger.config import Policy
 from yidi.api import create_app
@@ -29,6 +34,7 @@ TOKEN = "test-" + secrets.token_hex(16)
 # The demo's own spec (yidi demo): three months, five provinces, 1 % malformed lines.
 DEMO_SPEC = SimulationSpec(seed=7, months=3, settlements_per_month=400, provinces=5, malformed_share=0.01)
 BACKEND_KINDS = ["embedded"] + (["kafka"] if os.environ.get("YIDI_TEST_KAFKA") else [])
+KAFKA_NAMESPACE = f"apitest{secrets.token_hex(4)}"
 
 
 def open_backend_of(kind: str, home: Path, policy: Policy) -> Any:
@@ -37,17 +43,22 @@ def open_backend_of(kind: str, home: Path, policy: Policy) -> Any:
         return EmbeddedBackend(home, policy)
     from yidi.kafka_backend import KafkaBackend  # an ImportError fails the test: never a silent skip
 
-    return KafkaBackend(kafka=os.environ["YIDI_TEST_KAFKA"], dsn=os.environ["YIDI_TEST_PG"], policy=policy)
+    # One topic prefix and PostgreSQL schema per test session: the demo store starts empty.
+    # Its read models are projected by `yidi worker`, which must run with the same prefix and
+    # schema (YIDI_TOPIC_PREFIX, YIDI_PG_SCHEMA) for catch_up() to return.
+    return KafkaBackend(kafka=os.environ["YIDI_TEST_KAFKA"], dsn=os.environ["YIDI_TEST_PG"], policy=policy,
+                        prefix=KAFKA_NAMESPACE + "_", schema=KAFKA_NAMESPACE)
 
 
 def cli_env(kind: str) -> dict[str, str | None]:
     """Environment for running the CLI against the same backend as the app."""
     if kind == "kafka":
-        return {"YIDI_KAFKA": os.environ["YIDI_TEST_KAFKA"], "YIDI_PG": os.environ["YIDI_TEST_PG"]}
+        return {"YIDI_KAFKA": os.environ["YIDI_TEST_KAFKA"], "YIDI_PG": os.environ["YIDI_TEST_PG"],
+                "YIDI_TOPIC_PREFIX": KAFKA_NAMESPACE + "_", "YIDI_PG_SCHEMA": KAFKA_NAMESPACE}
     return {"YIDI_KAFKA": None, "YIDI_PG": None}
 
 
-def ingest_lines(backend: Any, lines: Iterator[bytes] | list[bytes]) -> dict[str, int]:
+def ingest_lines(backend: Any, lines: Iterable[bytes]) -> dict[str, int]:
     pipeline = Ingest(backend, "demo-records.jsonl", lambda _: None)
     for line_no, raw in enumerate(lines, 1):
         pipeline.feed(line_no, raw)

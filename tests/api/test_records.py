@@ -133,6 +133,13 @@ def test_a_recorded_settlement_shows_at_once_in_every_view(client: TestClient) -
                       **{"from": "2025-04-25", "to": "2025-04-25"})["items"]
     assert day["settlements"] >= 1 and day["owed_fen"] >= 3_000_000
 
+    close = h.investigation_close(setl_id, outcome="adjusted", recorded_at="2025-04-25 16:00:00")
+    assert post_records(client, close).json()["accepted"] == 1
+    closed = get_json(client, "/api/investigations", status="closed", limit=1000)
+    case = next(c for c in closed["items"] if c["setl_id"] == setl_id)
+    assert case["outcome"] == "adjusted" and case["closed_at"] == "2025-04-25 16:00:00"
+    assert closed["open"] == after["investigations_open"] - 1 and closed["total"] == closed["closed"] >= 1
+
     cancel = h.cancellation(stay, inf_time="2025-04-26 09:00:00", msgid=unique("C"))
     assert post_records(client, [cancel]).json()["accepted"] == 1
     assert float_of(client, *PAIR)["outstanding_fen"] == before_float["outstanding_fen"]

@@ -48,7 +48,7 @@ def asgi_client(backend_kind: str, demo_home: Path, tmp_path_factory: pytest.Tem
     policy = Policy()
     app = create_app(lambda: open_backend_of(backend_kind, home, policy), policy, TOKEN)
     assert app.openapi() == SPEC
-    with asgi.get_client(app) as client:
+    with asgi.get_client(app) as client:  # type: ignore[arg-type]
         yield client
     asgi.shutdown_lifespans()
 

@@ -45,7 +45,8 @@
   }
   function pairLabel(insured, treatment) {
     const n = (c) => PROVINCES[String(c).slice(0, 2)] || c;
-    return `${n(insured)}→${n(treatment)}`;
+    // 省内异地 (two cities of one province): the codes say more than the name twice.
+    return n(insured) === n(treatment) ? `${n(insured)} ${insured}→${treatment}` : `${n(insured)}→${n(treatment)}`;
   }
   const LEVEL = { ok: "正常 ok", warning: "预警 warning", emergency: "紧急 emergency" };
   const STATUS = {
@@ -54,6 +55,7 @@
   };
   const INFNO = { "2207": "门诊 2207 outpatient", "2304": "住院 2304 inpatient", "2102": "药店 2102 pharmacy" };
   const COLORS = { ok: "#2e8b57", warning: "#d48806", emergency: "#c62828", accent: "#1f5fa8" };
+  const INFNO_COLORS = { "2207": "#5b8fd6", "2304": "#17324f", "2102": "#3aa39a" };
   function tag(kind, labels) {
     return `<span class="tag ${esc(kind)}">${esc((labels || STATUS)[kind] || kind)}</span>`;
   }
@@ -171,7 +173,7 @@
       usageChart(this.usage, top.items, meta);
       table($("#outstanding"), CALENDAR_COLUMNS.filter((c) => !["transferred_at", "status"].includes(c.key)),
         outstanding.items, statementKey, "全部已划拨 every statement transferred");
-      table($("#cases"), CASE_COLUMNS.filter((c) => !["closed_at", "outcome", "status", "psn_no"].includes(c.key)),
+      table($("#cases"), CASE_COLUMNS.filter((c) => !["closed_at", "outcome", "status", "psn_no", "fixmedins_code"].includes(c.key)),
         cases.items, (c) => c.setl_id, "没有待协查案件 no open case");
     },
   };
@@ -198,16 +200,18 @@
   ];
   function usageChart(c, rows, meta) {
     const data = rows.slice().reverse();
+    const height = `${Math.max(240, 60 + 24 * data.length)}px`;
+    if (c.getDom().style.height !== height) { c.getDom().style.height = height; c.resize(); }
     c.setOption({
       ...BASE,
-      grid: { left: 110, right: 50, top: 10, bottom: 30 },
+      grid: { left: 150, right: 60, top: 30, bottom: 30 },
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
       xAxis: { type: "value", max: (v) => Math.max(100, Math.ceil(v.max / 10) * 10), axisLabel: { formatter: "{value} %" } },
       yAxis: { type: "category", data: data.map((r) => pairLabel(r.insured, r.treatment)) },
       series: [{
         name: "使用率 usage %", type: "bar",
         data: data.map((r) => ({ value: r.usage_pct ?? 0, itemStyle: { color: COLORS[r.level] } })),
-        label: { show: true, position: "right", formatter: (p) => `${p.value.toFixed(2)} %` },
+        label: { show: true, position: "right", formatter: (p) => p.value > 0 ? `${p.value.toFixed(2)} %` : "" },
         markLine: {
           symbol: "none", silent: true, data: [
             { xAxis: meta.float_warning_pct, lineStyle: { color: COLORS.warning }, label: { formatter: `预警 ${meta.float_warning_pct} %` } },
@@ -220,7 +224,7 @@
 
   pages.floats = {
     state: { level: "", sort: "usage", offset: 0, limit: 100, selected: null },
-    layout: () => `<div class="kpis">${kpi("floats_n", "预付金对数", "Floats")}${kpi("floats_total", "预付金总额", "Total float")}
+    layout: () => `<div class="kpis five">${kpi("floats_n", "预付金对数", "Floats")}${kpi("floats_total", "预付金总额", "Total float")}
         ${kpi("floats_out", "未清算总额", "Total outstanding")}${kpi("floats_warning", "预警", "At warning", "warn")}
         ${kpi("floats_emergency", "紧急", "At emergency", "bad")}</div>
       ${panel("使用率最高的预付金", "Highest float usage (top 30)", '<div id="usage-chart" class="chart tall"></div>')}
@@ -400,18 +404,20 @@
     { key: "status", label: "状态", en: "status", html: (p) => tag(p.status) },
   ];
   const PAYOUT_ORDER = ["overdue", "due", "awaiting_clearing", "paid"];
+  const UNPAID = ["overdue", "due", "awaiting_clearing"];
 
   pages.payouts = {
-    state: { status: "", period: "", offset: 0, limit: 100 },
+    state: { status: "unpaid", period: "", offset: 0, limit: 100 },
     layout: () => `<div class="kpis">${kpi("overdue", "逾期", "Overdue", "bad")}${kpi("due", "待拨付", "Due")}
         ${kpi("awaiting_clearing", "待清算资金", "Awaiting clearing money")}${kpi("paid", "已拨付", "Paid")}</div>
       <div class="grid two">
-        ${panel("按状态的未拨付金额", "Outstanding by status", '<div id="status-chart" class="chart"></div>')}
+        ${panel("未拨付金额（按状态）", "Unpaid amount by status", '<div id="status-chart" class="chart"></div>')}
         ${panel("规则", "Rule", '<div id="rule" class="muted"></div>')}
       </div>
       ${panel("医药机构拨付", "Institution payouts", `<div class="toolbar">
-          <label>状态 status <select id="status"><option value="">全部 all</option>
-          ${PAYOUT_ORDER.map((k) => `<option value="${k}">${STATUS[k]}</option>`).join("")}</select></label>
+          <label>状态 status <select id="status"><option value="unpaid">未结清 unpaid (overdue, due, awaiting)</option>
+          ${PAYOUT_ORDER.map((k) => `<option value="${k}">${STATUS[k]}</option>`).join("")}
+          <option value="">全部 all</option></select></label>
           <label>月份 period <input id="period" placeholder="YYYY-MM" size="8"></label></div>
         <div id="payouts" class="scroll"></div><div id="payouts-pager" class="pager"></div>`)}`,
     mount() {
@@ -421,10 +427,14 @@
     },
     async refresh() {
       const s = this.state;
-      const page = await api("/api/payouts", { status: s.status, period: s.period, limit: s.limit, offset: s.offset });
-      for (const k of PAYOUT_ORDER) {
+      const status = s.status === "unpaid" ? UNPAID : s.status;
+      const page = await api("/api/payouts", { status, period: s.period, limit: s.limit, offset: s.offset });
+      for (const k of UNPAID) {
         setKpi(k, count(page.by_status[k].count), `未拨付 outstanding ${yuan(page.by_status[k].outstanding_fen)}`);
       }
+      const overpaid = page.by_status.paid.outstanding_fen;
+      setKpi("paid", count(page.by_status.paid.count),
+        overpaid < 0 ? `多付（追回后） overpaid after clawbacks ${yuan(-overpaid)}` : "");
       setHTML($("#rule"), `清算资金到账后 ${esc(page.payout_working_days)} 个工作日内拨付（周末与节假日不计）。` +
         `<br><span class="en">Institutions are paid within ${esc(page.payout_working_days)} working days after the clearing money arrives ` +
         `(weekends and configured holidays do not count).</span><br>判定日 judged at: <b data-today>${esc(page.today || "—")}</b>`);
@@ -432,11 +442,11 @@
         ...BASE,
         grid: { left: 100, right: 30, top: 20, bottom: 30 },
         tooltip: { trigger: "axis", formatter: amountTooltip },
-        xAxis: { type: "category", data: PAYOUT_ORDER.map((k) => STATUS[k]) },
+        xAxis: { type: "category", data: UNPAID.map((k) => STATUS[k]), axisLabel: { interval: 0 } },
         yAxis: { type: "value", name: "元 yuan" },
         series: [{
-          name: "未拨付 outstanding", type: "bar",
-          data: PAYOUT_ORDER.map((k) => ({
+          name: "未拨付 outstanding", type: "bar", barMaxWidth: 80,
+          data: UNPAID.map((k) => ({
             value: yuanNumber(page.by_status[k].outstanding_fen), fen: page.by_status[k].outstanding_fen,
             itemStyle: { color: { overdue: COLORS.emergency, due: COLORS.warning, awaiting_clearing: COLORS.accent, paid: COLORS.ok }[k] },
           })),
@@ -512,7 +522,8 @@
         xAxis: { type: "category", data: days.map((d) => d.day) },
         yAxis: { type: "value", name: "笔 count", minInterval: 1 },
         series: Object.keys(INFNO).map((k) => ({
-          name: INFNO[k], type: "bar", stack: "n", data: days.map((d) => d.by_infno[k] || 0),
+          name: INFNO[k], type: "bar", stack: "n", itemStyle: { color: INFNO_COLORS[k] },
+          data: days.map((d) => d.by_infno[k] || 0),
         })),
       }, false);
       this.amount.setOption({
