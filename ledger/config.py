@@ -25,6 +25,9 @@ class Policy:
     large_stay_threshold_fen: int = 3_000_000
     # The treatment place pays institutions within N working days of the clearing money.
     payout_working_days: int = 7
+    # A statement's clearing transfer is expected within N working days of its issue (a
+    # default chosen here, not quoted from a rule): the clearing calendar's "days late".
+    clearing_transfer_working_days: int = 15
     # Public holidays (no work) and make-up working days (调休, work on a weekend).
     holidays: tuple[str, ...] = ()
     makeup_workdays: tuple[str, ...] = ()

@@ -166,10 +166,9 @@ def summary(state: Projection) -> dict[str, Any]:
 # -- dashboards and the HTTP API (yidi/api.py) -------------------------------------------
 # Appended for the read API; the functions above are the CLI's contract and stay as they are.
 
-# The clearing transfer of a statement is expected within this many working days of its
-# issue (weekends and policy holidays do not count). A default chosen here, not quoted from
-# a rule; the API takes it as a parameter (`due_working_days`).
-CLEARING_TRANSFER_WORKING_DAYS = 15
+# The clearing transfer of a statement is expected within policy.clearing_transfer_working_days
+# working days of its issue (weekends and policy holidays do not count); the API takes it
+# as a parameter (`due_working_days`).
 
 
 def latest_day(state: Projection) -> str | None:
@@ -197,7 +196,7 @@ def latest_day(state: Projection) -> str | None:
 
 def clearing_calendar(
     state: Projection, policy: Policy, today: dt.date | None,
-    due_working_days: int = CLEARING_TRANSFER_WORKING_DAYS,
+    due_working_days: int | None = None,
 ) -> dict[str, Any]:
     """The clearing calendar: per month the statements issued, transferred and outstanding,
     and per statement its transfer due date and days late.
@@ -206,6 +205,8 @@ def clearing_calendar(
     date at which the transfer arrived, or, while outstanding, at ``today`` (0 when not
     late; None while outstanding if ``today`` is None).
     """
+    if due_working_days is None:
+        due_working_days = policy.clearing_transfer_working_days
     rows = []
     months: dict[str, dict[str, Any]] = {}
     for period, p in sorted(state.periods.items()):

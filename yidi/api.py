@@ -708,24 +708,27 @@ def create_app(
         insured: str | None = Query(None, pattern=CODE), treatment: str | None = Query(None, pattern=CODE),
         late: bool | None = Query(None, description="Only statements late (days_late > 0), or only not late."),
         today: str | None = TODAY,
-        due_working_days: int = Query(views.CLEARING_TRANSFER_WORKING_DAYS, ge=0, le=DUE_WORKING_DAYS_MAX,
-                                      description="Working days after issue the transfer is due."),
+        due_working_days: int | None = Query(None, ge=0, le=DUE_WORKING_DAYS_MAX,
+                                             description="Working days after issue the transfer is due "
+                                                         "(default: policy clearing_transfer_working_days, 15)."),
         order: Order = Query("asc", description="By period then pair; `desc` shows the latest months first."),
         limit: int = _limit(LIMIT_DEFAULT), offset: int = OFFSET,
     ) -> Response:
         given = _day("today", today)
 
+        due_days = policy.clearing_transfer_working_days if due_working_days is None else due_working_days
+
         def build() -> dict[str, Any]:
             day = reader.today(given)
-            calendar = reader.view(("calendar", day, due_working_days),
-                                   lambda s: views.clearing_calendar(s, policy, day, due_working_days))
+            calendar = reader.view(("calendar", day, due_days),
+                                   lambda s: views.clearing_calendar(s, policy, day, due_days))
             rows = [r for r in calendar["statements"]
                     if _match(r, period=period, status=status, insured=insured, treatment=treatment)
                     and (late is None or bool(r["days_late"]) == late)]
             if order == "desc":
                 rows = sorted(rows, key=lambda r: r["period"], reverse=True)  # stable: pairs stay ordered
             return {**_page(rows, limit, offset), "today": calendar["today"],
-                    "due_working_days": due_working_days, "months": calendar["months"]}
+                    "due_working_days": due_days, "months": calendar["months"]}
         return await answer(("calendar", period, status, insured, treatment, late, today, due_working_days,
                              order, limit, offset), build)
 
@@ -873,7 +876,7 @@ def create_app(
             "float_emergency_pct": policy.float_emergency_pct,
             "large_stay_threshold_fen": policy.large_stay_threshold_fen,
             "payout_working_days": policy.payout_working_days,
-            "due_working_days": views.CLEARING_TRANSFER_WORKING_DAYS,
+            "due_working_days": policy.clearing_transfer_working_days,
             "direct_settlement_goal_pct": policy.direct_settlement_goal_pct, "holidays": list(policy.holidays),
         }
 

@@ -23,8 +23,11 @@ class Backend(Protocol):
     def record(self, items: Sequence[tuple[Command, Source]]) -> BatchResult:
         """Decide and record a batch of commands (≤ ledger.service.MAX_BATCH_RECORDS)."""
 
-    def catch_up(self) -> int:
-        """Bring the projection up to date with everything recorded; returns facts folded."""
+    def catch_up(self, timeout: float | None = None) -> int:
+        """Bring the projection up to date with everything recorded; returns facts folded.
+
+        ``timeout`` bounds the wait of a backend whose projection is built elsewhere (the
+        Kafka backend waits for the faust workers); the embedded backend folds in place."""
 
     def projection(self) -> Projection:
         """The current projection (what dashboards show)."""

@@ -63,10 +63,13 @@ class EmbeddedBackend:
         if self.state.facts % SNAPSHOT_EVERY_FACTS == 0:
             self.store.save_snapshot(self.state, position)
 
-    def catch_up(self) -> int:
-        """Fold every fact recorded after the saved position; returns how many."""
+    def catch_up(self, timeout: float | None = None) -> int:
+        """Fold every fact recorded after the saved position; returns how many.
+
+        The state is saved every CHECKPOINT_EVERY_FACTS facts and at close, not at every
+        catch-up: a dashboard refreshing twice a second must not rewrite it each time."""
         count = self._fold_new()
-        if count:
+        if self._unsaved_facts >= CHECKPOINT_EVERY_FACTS:
             self.checkpoint()
         return count
 
