@@ -25,7 +25,7 @@ from .records import Command
 from .unit_of_work import UnitOfWork
 
 AGGREGATE_CACHE_SIZE = 50_000  # aggregates kept in memory between batches (bounded)
-MAX_BATCH_RECORDS = 5_000
+MAX_BATCH_RECORDS = 50_000
 MAX_CONFLICT_RETRIES = 3  # re-decisions of a batch that met another writer
 REJECTED = "rejected"
 

@@ -24,7 +24,9 @@ from projections.fold import Projection, digest, fold
 
 from . import settings
 from .bootstrap import open_backend
-from .ingest import Ingest, IngestAborted, read_lines
+from ledger.service import MAX_BATCH_RECORDS
+
+from .ingest import BATCH_RECORDS, Ingest, IngestAborted, read_lines
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Yidi Ledger 异地就医结算账本")
 out = Console()
@@ -123,6 +125,8 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help="Print {accepted, duplicates, rejected}."),
     rejects: Optional[Path] = typer.Option(None, "--rejects", help="Where rejected lines are written (default <data dir>/rejects/<file>.rejects.jsonl)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on a terminal."),
+    batch_records: int = typer.Option(BATCH_RECORDS, "--batch-records", min=1, max=MAX_BATCH_RECORDS,
+                                      help="Records decided and recorded per transaction."),
 ) -> None:
     """Record a file of platform messages and ledger records, in file order."""
     c: Ctx = ctx.obj
@@ -136,7 +140,7 @@ def ingest(
     total_bytes = None if str(file) == "-" else file.stat().st_size
     started = time.perf_counter()
     try:
-        counts = _ingest_file(c, handle, name, total_bytes, rejects_path, progress)
+        counts = _ingest_file(c, handle, name, total_bytes, rejects_path, progress, batch_records)
     except IngestAborted as aborted:
         err.print(f"[red]ingest stopped[/]: {aborted}")
         if as_json:
@@ -165,10 +169,10 @@ def tune_gc_for_bulk() -> None:
 
 
 def _ingest_file(c: Ctx, handle: Any, name: str, total_bytes: Optional[int], rejects_path: Path,
-                 progress: bool) -> dict[str, int]:
+                 progress: bool, batch_records: int = BATCH_RECORDS) -> dict[str, int]:
     tune_gc_for_bulk()
     with c.backend() as backend, open(rejects_path, "wb") as rejects_out:
-        pipeline = Ingest(backend, name, lambda r: rejects_out.write(orjson.dumps(r) + b"\n"))
+        pipeline = Ingest(backend, name, lambda r: rejects_out.write(orjson.dumps(r) + b"\n"), batch_records)
         show = progress and err.is_terminal and total_bytes is not None
         if show:
             from rich.progress import BarColumn, Progress, TransferSpeedColumn, TimeRemainingColumn

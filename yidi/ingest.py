@@ -22,7 +22,7 @@ from ledger.errors import FieldError
 from ledger.records import Command, parse_record
 from ledger.service import BatchResult
 
-BATCH_RECORDS = 4_000
+BATCH_RECORDS = 20_000  # one transaction each: larger batches coalesce the random-key index writes
 MAX_LINE_BYTES = 1_000_000  # a settlement is ~1.5 kB; a megabyte line is not a record
 
 

@@ -39,7 +39,8 @@ def test_disk_full_during_ingest(tmp_path: Path, small_disk: Path) -> None:
     records.write_text("".join(generate_lines(SPEC)))
     lines = sum(1 for _ in open(records))
 
-    full = _yidi(small_disk, "ingest", str(records), "--json", "--rejects", str(tmp_path / "rejects.jsonl"))
+    full = _yidi(small_disk, "ingest", str(records), "--json", "--batch-records", "2000",
+                 "--rejects", str(tmp_path / "rejects.jsonl"))
     assert full.returncode == 1
     assert "ingest stopped" in full.stderr and "disk is full" in full.stderr
     assert "Traceback" not in full.stderr
