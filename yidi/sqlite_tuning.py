@@ -14,7 +14,7 @@ from typing import Any
 
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
 
-PAGE_CACHE_KIB = 256 * 1024  # per connection, allocated only as pages are read
+PAGE_CACHE_KIB = 64 * 1024  # per connection, allocated only as pages are read
 WAL_AUTOCHECKPOINT_PAGES = 16_384  # checkpoint every 64 MiB of WAL instead of 4 MiB
 
 
