@@ -29,6 +29,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 import weakref
 from typing import Any, Callable
 
@@ -43,6 +44,9 @@ log = logging.getLogger("yidi.faust")
 
 BATCH_MAX = int(os.environ.get("YIDI_FAUST_BATCH", "10000"))
 BATCH_WITHIN_S = float(os.environ.get("YIDI_FAUST_WITHIN", "0.02"))
+# The faust tables are views: a partition's entries are rewritten at most this often
+# (and whenever the partition is loaded), not after every batch.
+TABLE_REFRESH_S = float(os.environ.get("YIDI_FAUST_TABLE_REFRESH", "1.0"))
 
 
 def _read_committed_consumers() -> None:
@@ -60,8 +64,85 @@ def _read_committed_consumers() -> None:
         consumer._isolation_level = "read_committed"  # read by AIOKafkaConsumer.start()
         return consumer
 
-    cls._create_worker_consumer = _create_worker_consumer
-    cls._yidi_read_committed = True
+    setattr(cls, "_create_worker_consumer", _create_worker_consumer)
+    setattr(cls, "_yidi_read_committed", True)
+
+
+def _direct_delivery() -> None:
+    """faust's consumer hands every message to the conductor through
+    ``wait_first(callback(message), suspend_flow.wait())``: two tasks and an ``asyncio.wait``
+    per message, the largest cost of a faust worker here (measured: ~3 event-loop turns per
+    event). While the flow is not suspended (no rebalance in progress) the callback is
+    awaited directly; during a suspension, faust's own path is kept. Same ordering, same
+    back-pressure (the callback still waits on a full stream buffer)."""
+    from faust.transport import consumer as consumer_module
+
+    cls = consumer_module.Consumer
+    if getattr(cls, "_yidi_direct_delivery", False):
+        return
+
+    async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover - faust internals
+        callback = self.callback
+        getmany = self.getmany
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        suspended = self.suspend_flow.is_set
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        flag_consumer_fetching = consumer_module.CONSUMER_FETCHING
+        set_flag = self.diag.set_flag
+        unset_flag = self.diag.unset_flag
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        yield_every = 100
+        num_since_yield = 0
+        sleep = asyncio.sleep
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(flag_consumer_fetching)
+                ait = getmany(timeout=1.0)
+                await self.sleep(0)
+                if not self.should_stop:
+                    async for tp, message in ait:
+                        num_since_yield += 1
+                        if num_since_yield > yield_every:
+                            await sleep(0)
+                            num_since_yield = 0
+                        offset = message.offset
+                        r_offset = get_read_offset(tp)
+                        if r_offset is None or offset >= r_offset:
+                            gap = offset - (r_offset or 0)
+                            if gap > 1 and r_offset:
+                                if acks_enabled_for(message.topic):
+                                    await self._add_gap(tp, r_offset + 1, offset)
+                            if commit_every is not None:
+                                if self._n_acked >= commit_every:
+                                    self._n_acked = 0
+                                    await self.commit()
+                            if suspended():
+                                await self.wait_first(callback(message), self.suspend_flow.wait())
+                            else:
+                                await callback(message)
+                            set_read_offset(tp, offset)
+                    unset_flag(flag_consumer_fetching)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(flag_consumer_fetching)
+
+    setattr(cls, "_drain_messages", _drain_messages)
+    setattr(cls, "_yidi_direct_delivery", True)
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -80,9 +161,12 @@ def create_app(
 ) -> Any:
     """The faust App of the processors (not started)."""
     import faust
+    from faust.exceptions import PartitionsMismatch
     from faust.streams import _current_event
 
     _read_committed_consumers()
+    if os.environ.get("YIDI_FAUST_DIRECT", "1") != "0":
+        _direct_delivery()
     prefix = topics.prefix(prefix)
     facts_name = topics.facts_topic(prefix)
     app = faust.App(
@@ -104,6 +188,9 @@ def create_app(
         broker_commit_every=BATCH_MAX,
         broker_commit_interval=1.0,
         table_cleanup_interval=3600.0,
+        # a SIGKILLed worker's partitions are reassigned after this (default 60 s)
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
     )
     facts_topic = app.topic(facts_name, key_type=bytes, value_type=bytes, key_serializer="raw",
                             value_serializer="raw", partitions=topics.PARTITIONS, internal=False)
@@ -115,10 +202,10 @@ def create_app(
 
     models = PostgresReadModels(dsn, facts_name, schema)
     folder = BatchFolder(models, policy)
-    app.yidi_folder = folder  # for tests and benchmarks
-    app.yidi_models = models
+    setattr(app, "yidi_folder", folder)  # for tests and benchmarks
+    setattr(app, "yidi_models", models)
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
         parts = {tp.partition for tp in (revoked or ()) if tp.topic == facts_name}
         folder.forget(parts)
@@ -132,10 +219,14 @@ def create_app(
             await fut  # delivered before the batch is saved: at least once
 
     written: dict[tuple[str, str], Any] = {}  # what this worker last wrote, per table key
+    refreshed: dict[int, float] = {}  # partition -> when its table entries were last written
 
     def put(table: Any, key: str, value: Any) -> None:
         if written.get((table.name, key)) != value:
-            table[key] = value
+            try:
+                table[key] = value
+            except PartitionsMismatch:  # changelog metadata not loaded yet: next batch
+                return
             written[(table.name, key)] = value
 
     def refresh_tables(events_by_partition: dict[int, Any], partitions: dict[int, Any]) -> None:
@@ -151,36 +242,63 @@ def create_app(
 
     @app.agent(facts_topic, concurrency=1)
     async def fold(stream: Any) -> None:
+        # Nothing may escape this loop body: faust acks a batch's events when the body
+        # returns *or raises*, and acked offsets get committed. A batch is acked only once
+        # its read models are saved; a fault we cannot repair ends the process at once
+        # (os._exit), so that a restart resumes from the offsets saved with the states.
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            messages = [Message(e.message.partition, e.message.offset, e.message.value) for e in events]
-            last_event = {e.message.partition: e for e in events}
-            loaded_before = set(folder.parts)
-            while True:
-                try:
-                    updates, result = folder.fold(messages)
-                    if result.alerts:
-                        await publish_alerts(result.alerts)
-                    models.commit(updates)
-                    break
-                except Exception as exc:  # a stale row, PostgreSQL away: reload and redo
-                    from projections.postgres_store import StaleState
+            try:
+                messages = [Message(e.message.partition, e.message.offset, e.message.value) for e in events]
+                last_event = {e.message.partition: e for e in events}
+                loaded_before = set(folder.parts)
+                result = await save_batch(messages)
+            except BaseException as exc:  # noqa: BLE001 - incl. cancellation of an unsaved batch
+                _die(exc)
+            try:
+                now = time.monotonic()
+                fresh = {p: s for p, s in folder.parts.items() if p in last_event and (
+                    p not in loaded_before or p not in refreshed or (
+                        p in result.partitions and now - refreshed[p] >= TABLE_REFRESH_S))}
+                refresh_tables(last_event, fresh)
+                refreshed.update({p: now for p in fresh})
+                if on_batch is not None:
+                    on_batch(result)
+            except Exception as exc:  # noqa: BLE001 - the tables are views, rebuilt next batch
+                log.warning("refreshing the faust tables failed: %r", exc)
 
-                    folder.forget({m.partition for m in messages})
-                    if isinstance(exc, StaleState):
-                        log.warning("%s: folding the batch again", exc)
-                        continue
-                    from .faust_processor import ChainGap
+    async def save_batch(messages: list[Message]) -> Any:
+        from projections.postgres_store import StaleState
 
-                    if isinstance(exc, ChainGap):
-                        raise
-                    log.warning("saving the read models failed (%r); retrying in 1 s", exc)
-                    await asyncio.sleep(1.0)
-                    _reconnect(models)
-            fresh = {p: s for p, s in folder.parts.items() if p in last_event and (
-                p in result.partitions or p not in loaded_before)}
-            refresh_tables(last_event, fresh)
-            if on_batch is not None:
-                on_batch(result)
+        from .faust_processor import ChainGap
+
+        delay = 0.5
+        gaps = 0
+        while True:
+            try:
+                updates, result = folder.fold(messages)
+                if result.alerts:
+                    await publish_alerts(result.alerts)
+                models.commit(updates)
+                return result
+            except StaleState as exc:  # another worker moved the row: reload and redo
+                folder.forget({m.partition for m in messages})
+                log.warning("%s: folding the batch again", exc)
+            except ChainGap as exc:
+                # A state held in memory may be stale (the partition went to another worker
+                # and came back): reload it from PostgreSQL and fold again. A gap that
+                # persists means the consumer is past the saved offset (or a fact is missing
+                # from the topic): stop rather than miscount (see docs/kafka.md).
+                folder.forget({m.partition for m in messages})
+                gaps += 1
+                if gaps > 1:
+                    raise
+                log.warning("%s: reloading the partitions from PostgreSQL", exc)
+            except Exception as exc:  # noqa: BLE001 - PostgreSQL or Kafka away: wait, redo
+                folder.forget({m.partition for m in messages})
+                log.warning("saving the read models failed (%r); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                _reconnect(models)
 
     if until_caught_up is not None:
         @app.timer(0.5)
@@ -191,6 +309,18 @@ def create_app(
                 os.kill(os.getpid(), __import__("signal").SIGTERM)
 
     return app
+
+
+def _die(exc: BaseException) -> None:
+    """End the worker now, without letting faust ack or commit anything more (a stop
+    request that lands while a batch is unsaved ends here too: exit code 70)."""
+    if isinstance(exc, asyncio.CancelledError):
+        log.warning("stopped while a batch was being saved: exiting without acknowledging it")
+    else:
+        log.critical("processor stopped: %r", exc, exc_info=exc)
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(70)
 
 
 def _reconnect(models: PostgresReadModels) -> None:
@@ -204,6 +334,67 @@ def _reconnect(models: PostgresReadModels) -> None:
         models.conn = psycopg2.connect(models.dsn, connect_timeout=10)
     except psycopg2.Error as exc:
         log.warning("PostgreSQL still unavailable: %r", exc)
+
+
+def align_group_offsets(bootstrap: str, group: str, topic: str, saved: dict[int, tuple[int, int]],
+                        wait_s: float = 15.0) -> dict[int, int]:
+    """Before the processors join their consumer group, set the group's committed offset of
+    every partition to the offset saved with that partition's read model + 1 (0 if none).
+    Returns the partitions changed (partition -> new offset).
+
+    faust's committed offsets should never be beyond the saved state (a batch is
+    acknowledged only once saved), but restarts after SIGKILL were measured to resume some
+    partitions past it (a partition with no committed offset did not start at 0; after an
+    aborted transaction a committed offset was past the saved one). The saved state is the
+    truth, so the group resumes exactly from it. Kafka accepts this only while the group has no
+    member: a SIGKILLed worker's membership lasts up to the session timeout (10 s), so this
+    waits up to ``wait_s``; with other workers alive it leaves the offsets as they are.
+    """
+    from kafka.admin import KafkaAdminClient
+    from kafka.structs import OffsetAndMetadata
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="yidi-processors-align")
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            state = admin.describe_groups([group]).get(group) or {}
+            if state.get("group_state") in ("Empty", "Dead", None):
+                break
+            if time.monotonic() > deadline:
+                log.warning("consumer group %s has live members: committed offsets left as they are", group)
+                return {}
+            time.sleep(0.5)
+        committed = admin.list_group_offsets(group).get(group) or {}
+        log.info("group %s committed %s; saved %s", group,
+                 sorted((tp.partition, m.offset) for tp, m in committed.items() if tp.topic == topic),
+                 sorted((p, o) for p, (o, _) in saved.items()))
+        from kafka import TopicPartition
+
+        partitions = admin.describe_topics([topic])[0]["partitions"]
+        changes = {}
+        drops: list[Any] = []
+        for part in partitions:
+            tp = TopicPartition(topic, part["partition_index"])
+            want = saved.get(tp.partition, (-1, 0))[0] + 1
+            meta = committed.get(tp)
+            if want == 0:
+                # nothing saved: no committed offset at all (auto_offset_reset=earliest);
+                # faust treats a committed offset of 0 as "none" in places (falsy checks)
+                if meta is not None and meta.offset is not None and meta.offset >= 0:
+                    drops.append(tp)
+            elif meta is None or meta.offset != want:
+                changes[tp] = OffsetAndMetadata(want, "", -1)
+        if changes:
+            log.warning("moving committed offsets of %s back to the saved read models: %s", group,
+                        {tp.partition: m.offset for tp, m in changes.items()})
+            admin.alter_group_offsets(group, changes)
+        if drops:
+            log.info("deleting committed offsets of %s for partitions with no saved state: %s", group,
+                     sorted(tp.partition for tp in drops))
+            admin.delete_group_offsets(group, drops)
+        return {tp.partition: m.offset for tp, m in changes.items()}
+    finally:
+        admin.close()
 
 
 def run_worker(bootstrap: str, dsn: str, policy: Policy, prefix: str | None = None, schema: str = "",
@@ -231,6 +422,13 @@ def run_worker(bootstrap: str, dsn: str, policy: Policy, prefix: str | None = No
 
     topics.ensure_topics(bootstrap, prefix)
     app = create_app(bootstrap, dsn, policy, prefix, schema, until_caught_up=check)
+    saved = PostgresReadModels(dsn, topics.facts_topic(prefix), schema)
+    try:
+        align_group_offsets(bootstrap, app.conf.id, topics.facts_topic(prefix), saved.offsets())
+    except Exception as exc:  # noqa: BLE001 - a safety net; the chain check still guards
+        log.warning("could not check the group's committed offsets: %r", exc)
+    finally:
+        saved.close()
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False, stdout=sys.stderr)
     worker.spinner = None  # no terminal spinner: stdout stays clean for scripts
     try:

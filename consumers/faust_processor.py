@@ -51,7 +51,11 @@ ALERT_SOURCE = "/yidi/processors"
 
 
 class ChainGap(Exception):
-    """A fact does not follow its key's last folded fact: something was lost upstream."""
+    """A fact does not follow its key's last folded fact: something was skipped or lost."""
+
+    def __init__(self, message: str, partition: int = -1) -> None:
+        super().__init__(message)
+        self.partition = partition
 
 
 @dataclass
@@ -142,7 +146,7 @@ class BatchFolder:
                     continue
                 if seq != head_seq + 1 or fact["prev"] != (head[1] if head else "0" * 64):
                     raise ChainGap(f"partition {p} offset {m.offset}: fact {fact.get('id')} does not follow "
-                                   f"{key}/{head_seq}")
+                                   f"{key}/{head_seq}", p)
                 kind = fact["type"]
                 if kind in LEVEL_TYPES:
                     insured, treatment = fact["insured"], fact["treatment"]

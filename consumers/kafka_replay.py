@@ -1,8 +1,9 @@
 """Replay from Kafka: every fact of yidi.facts from offset 0, read_committed, folded with the
 one pure fold — what an auditor runs to rebuild the books from the audit log alone.
 
-``read_topic_facts`` yields (partition, offset, fact) partition by partition, each in offset
-order (a key lives in one partition, so every key's chain comes in order).
+``read_topic_facts`` yields (partition, offset, fact), each partition in offset order (the
+partitions are fetched together and interleave; a key lives in one partition, so every
+key's chain comes in order).
 ``replay_from_kafka`` folds them; with ``workers > 1`` the partitions are split among
 processes, each folds its share and the per-partition projections are merged
 (``projections.fold.merge``): the fold is order-independent across keys, so the digest is
@@ -62,7 +63,7 @@ def topic_partitions(bootstrap: str, prefix: str | None = None) -> list[int]:
 
 def read_topic_values(bootstrap: str, prefix: str | None = None,
                       partitions: Iterable[int] | None = None) -> Iterator[tuple[int, int, bytes]]:
-    """(partition, offset, raw value) of every committed message, partition by partition."""
+    """(partition, offset, raw value) of every committed message, each partition in offset order."""
     from aiokafka import TopicPartition
 
     topic = topics.facts_topic(prefix)
@@ -74,26 +75,32 @@ def read_topic_values(bootstrap: str, prefix: str | None = None,
         parts = list(partitions) if partitions is not None else await _partitions(consumer, topic)
         return consumer, parts
 
-    async def open_partition(consumer: Any, tp: Any) -> int:
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        return int((await consumer.end_offsets([tp]))[tp])  # read_committed: the LSO
+    async def open_partitions(consumer: Any, tps: list[Any]) -> dict[Any, int]:
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        return {tp: int(end) for tp, end in (await consumer.end_offsets(tps)).items()}  # read_committed: LSO
 
-    async def next_batch(consumer: Any, tp: Any, end: int) -> list[Any] | None:
-        if await consumer.position(tp) >= end:
+    async def next_batch(consumer: Any, ends: dict[Any, int]) -> dict[Any, list[Any]] | None:
+        pending = [tp for tp, end in ends.items() if await consumer.position(tp) < end]
+        if not pending:
             return None
-        batch = await consumer.getmany(tp, timeout_ms=1000, max_records=200_000)
-        return batch.get(tp, [])
+        return await consumer.getmany(*pending, timeout_ms=1000, max_records=200_000)
 
     consumer, parts = loop.run_until_complete(start())
     try:
-        for p in parts:
-            tp = TopicPartition(topic, p)
-            end = loop.run_until_complete(open_partition(consumer, tp))
-            while True:
-                records = loop.run_until_complete(next_batch(consumer, tp, end))
-                if records is None:
-                    break
+        tps = [TopicPartition(topic, p) for p in parts]
+        if not tps:
+            return
+        # every partition is fetched at once (the fetcher pipelines them); each partition's
+        # records still come in offset order
+        ends = loop.run_until_complete(open_partitions(consumer, tps))
+        while True:
+            batch = loop.run_until_complete(next_batch(consumer, ends))
+            if batch is None:
+                break
+            for tp, records in batch.items():
+                end = ends[tp]
+                p = tp.partition
                 for record in records:
                     if record.offset < end:
                         yield p, record.offset, record.value

@@ -44,8 +44,9 @@ from . import topics
 
 log = logging.getLogger("yidi.relay")
 
-BATCH_FACTS = 20_000  # facts per Kafka transaction at most
+BATCH_FACTS = int(os.environ.get("YIDI_RELAY_BATCH", "20000"))  # facts per Kafka transaction at most
 POLL_INTERVAL_S = 0.005  # idle wait between two looks at the notification log
+FLUSH_TIMEOUT_S = 30.0  # a batch not acknowledged by then fails (the relay restarts)
 SCHEMA_ENV = "YIDI_PG_SCHEMA"
 TRANSACTIONAL_ID_ENV = "YIDI_RELAY_TRANSACTIONAL_ID"
 
@@ -79,14 +80,31 @@ def _recorder_class() -> Any:
     """
     from eventsourcing.postgres import PostgresApplicationRecorder
 
+    from psycopg.sql import SQL, Identifier
+
     class PostgresRecorderNoPipeline(PostgresApplicationRecorder):
         def insert_events(self, stored_events: Any, **kwargs: Any) -> Any:
             if not stored_events:
                 return []
-            with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor(binary=True) as curs:
                 self._insert_events(curs, stored_events, **kwargs)
                 self._insert_stored_events(curs, stored_events, **kwargs)
                 return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+
+        def _insert_stored_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
+            # Four plain arrays in binary instead of one array of a composite type dumped
+            # as text (psycopg escapes every bytea state with a regex there): same rows,
+            # same order, a few times less client CPU.
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            statement = SQL(
+                "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+                "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) "
+                "RETURNING notification_id").format(
+                Identifier(self.datastore.schema), Identifier(self.events_table_name))
+            curs.execute(statement, (
+                [e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events], [e.state for e in stored_events]))
 
     return PostgresRecorderNoPipeline
 
@@ -331,6 +349,8 @@ class Relay:
         topic = self.facts_topic
         loads = orjson.loads
         partitions = dict(self.progress.partitions)
+        futures = []
+        flushed = False
         producer.begin_transaction()
         try:
             for n in notifications:
@@ -338,17 +358,27 @@ class Relay:
                 key, value, headers = topics.encode_stored(body, n.id)
                 part = self.partition_of(body["key"])
                 partitions[part] = n.id
-                send(topic, value=value, key=key, headers=headers, partition=part)
+                futures.append(send(topic, value=value, key=key, headers=headers, partition=part))
             new = Progress(notifications[-1].id, partitions, self.progress.facts + len(notifications))
-            send(self.relay_topic, value=new.to_bytes(self.transactional_id), key=topic.encode(), partition=0)
+            futures.append(send(self.relay_topic, value=new.to_bytes(self.transactional_id), key=topic.encode(),
+                                partition=0))
+            # kafka-python commits a transaction even when some of its records failed (batches
+            # expired while the broker was away): every record must be acknowledged first.
+            producer.flush(timeout=FLUSH_TIMEOUT_S)
+            flushed = True
+            failed = next((f for f in futures if f.failed()), None)
+            if failed is not None:
+                raise failed.exception
             producer.commit_transaction()
         except BaseException:
-            # Whatever happened, nothing of this batch counts: abort if we still can; a new
-            # incarnation's init_transactions() aborts it otherwise.
-            try:
-                producer.abort_transaction()
-            except Exception:  # noqa: BLE001 - the original error is what matters
-                pass
+            # Whatever happened, nothing of this batch counts: abort if we still can (not if
+            # the producer is stuck: that abort would wait forever); a new incarnation's
+            # init_transactions() aborts it otherwise.
+            if flushed:
+                try:
+                    producer.abort_transaction()
+                except Exception:  # noqa: BLE001 - the original error is what matters
+                    pass
             raise
         self.progress = new
         if self.on_commit is not None:

@@ -70,9 +70,10 @@ class ChainVerifier:
         # Heads recorded elsewhere (the projection store): the log must reach them.
         self.recorded = {k: (int(v[0]), str(v[1])) for k, v in (recorded_heads or {}).items()}
 
-    def check_position(self, position: int, fact_id: str | None = None) -> None:
-        """Every event of the log, facts and index entries: positions are gapless."""
-        if position != self.last_position + 1:
+    def check_position(self, position: int, fact_id: str | None = None, gapless: bool = True) -> None:
+        """Every event of the log, facts and index entries: positions are gapless (or, with
+        ``gapless=False``, at least increasing: see consumers.verify)."""
+        if position != self.last_position + 1 and (gapless or position <= self.last_position):
             what = "missing" if position > self.last_position + 1 else "repeated"
             raise ChainBreak(position, fact_id, None,
                              f"position {position} follows {self.last_position}: events {what} in the log")

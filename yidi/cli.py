@@ -26,7 +26,7 @@ from . import settings
 from .bootstrap import open_backend
 from ledger.service import MAX_BATCH_RECORDS
 
-from .ingest import BATCH_RECORDS, Ingest, IngestAborted, read_lines
+from .ingest import BATCH_RECORDS, Counts, Ingest, IngestAborted, read_lines
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Yidi Ledger 异地就医结算账本")
 out = Console()
@@ -168,10 +168,23 @@ def tune_gc_for_bulk() -> None:
     gc.set_threshold(100_000, 50, 1000)
 
 
+@contextmanager
+def _ingest_backend(c: Ctx) -> Iterator[Any]:
+    """The backend, or IngestAborted (nothing recorded) when the store cannot be opened."""
+    try:
+        backend = open_backend(c.home, c.policy)
+    except Exception as exc:  # noqa: BLE001 - PostgreSQL down, unreadable data dir ...: no record was tried
+        raise IngestAborted(None, None, Counts(), exc) from exc
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
 def _ingest_file(c: Ctx, handle: Any, name: str, total_bytes: Optional[int], rejects_path: Path,
                  progress: bool, batch_records: int = BATCH_RECORDS) -> dict[str, int]:
     tune_gc_for_bulk()
-    with c.backend() as backend, open(rejects_path, "wb") as rejects_out:
+    with _ingest_backend(c) as backend, open(rejects_path, "wb") as rejects_out:
         pipeline = Ingest(backend, name, lambda r: rejects_out.write(orjson.dumps(r) + b"\n"), batch_records)
         show = progress and err.is_terminal and total_bytes is not None
         if show:
@@ -406,10 +419,20 @@ def replay(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print digest, counts and balances."),
     workers: int = typer.Option(2, "--workers", min=1, max=8, help="Processes folding shards of the store."),
+    from_kafka: bool = typer.Option(False, "--from-kafka", help="Fold the Kafka topic from offset 0 (read_committed) instead."),
 ) -> None:
     """Rebuild every projection from the stored events; print its digest beside the live one."""
     c: Ctx = ctx.obj
     tune_gc_for_bulk()
+    if from_kafka:
+        from .cli_kafka import replay_from_kafka_command
+
+        try:
+            replay_from_kafka_command(as_json, workers=workers)
+        except LookupError as exc:  # no such topic: nothing was ever relayed there
+            err.print(f"[red]{exc}[/]")
+            raise typer.Exit(code=1)
+        return
     with c.backend() as backend:
         started = time.perf_counter()
         state = backend.replay(workers) if hasattr(backend, "replay") else fold(backend.read_facts())

@@ -27,14 +27,19 @@ MAX_LINE_BYTES = 1_000_000  # a settlement is ~1.5 kB; a megabyte line is not a 
 
 
 class IngestAborted(Exception):
-    """The store refused a batch (disk full, lost connection ...): nothing of it was recorded."""
+    """The store refused a batch (disk full, lost connection ...): nothing of it was recorded.
+    Without lines (None): the store could not even be opened, nothing was recorded at all."""
 
-    def __init__(self, first_line: int, last_line: int, counts: "Counts", cause: BaseException) -> None:
-        super().__init__(
-            f"the event store refused the batch of lines {first_line}-{last_line}: {cause}. "
-            f"Nothing of that batch was recorded; the {counts.accepted} records accepted before it are. "
-            f"Run the same ingest again once fixed: recorded lines will be answered as duplicates."
-        )
+    def __init__(self, first_line: int | None, last_line: int | None, counts: "Counts", cause: BaseException) -> None:
+        if first_line is None:
+            message = (f"the event store could not be opened: {cause}. Nothing was recorded. "
+                       f"Run the same ingest again once fixed.")
+        else:
+            message = (
+                f"the event store refused the batch of lines {first_line}-{last_line}: {cause}. "
+                f"Nothing of that batch was recorded; the {counts.accepted} records accepted before it are. "
+                f"Run the same ingest again once fixed: recorded lines will be answered as duplicates.")
+        super().__init__(message)
         self.first_line = first_line
         self.last_line = last_line
         self.counts = counts

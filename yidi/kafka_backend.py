@@ -26,7 +26,7 @@ from typing import Any, Iterator, Sequence
 
 from consumers import topics
 from consumers.eventlog import max_position, read_facts
-from consumers.relay import event_store_env, ensure_schema, last_fact_position, pg_schema, read_progress
+from consumers.relay import event_store_env, ensure_schema, is_caught_up, lag, pg_schema
 from ledger.config import Policy
 from ledger.decisions import Source
 from ledger.records import Command
@@ -38,30 +38,6 @@ from .probes import postgres_probe
 
 CATCH_UP_TIMEOUT_ENV = "YIDI_CATCH_UP_TIMEOUT"
 DEFAULT_CATCH_UP_TIMEOUT_S = 60.0
-
-
-def lag(bootstrap: str, recorder: Any, models: PostgresReadModels, prefix: str | None = None) -> dict[str, Any]:
-    """How far the read models are behind the event store (all zeros: caught up)."""
-    target = last_fact_position(recorder)
-    progress = read_progress(bootstrap, prefix)
-    offsets = models.offsets()
-    behind = {p: pos for p, pos in progress.partitions.items() if offsets.get(p, (-1, 0))[1] < pos}
-    return {
-        "last_fact_position": target,
-        "relayed_position": progress.position,
-        "relay_behind": max(0, target - progress.position),
-        "partitions_behind": sorted(behind),
-        "caught_up": progress.position >= target and not behind,
-    }
-
-
-def is_caught_up(bootstrap: str, recorder: Any, models: PostgresReadModels, prefix: str | None = None) -> bool:
-    target = last_fact_position(recorder)
-    progress = read_progress(bootstrap, prefix)
-    if progress.position < target:
-        return False
-    offsets = models.offsets()
-    return all(offsets.get(p, (-1, 0))[1] >= pos for p, pos in progress.partitions.items())
 
 
 class KafkaBackend:

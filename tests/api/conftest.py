@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 import shutil
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -84,15 +86,39 @@ def demo_records(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_home(tmp_path_factory: pytest.TempPathFactory, backend_kind: str, demo_records: Path) -> Path:
+def kafka_worker(backend_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """For ``kafka``: a `yidi worker` (relay + processors) projecting this session's store."""
+    if backend_kind != "kafka":
+        yield
+        return
+    env = {**os.environ, **{k: v for k, v in cli_env("kafka").items() if v is not None}}
+    log = open(tmp_path_factory.mktemp("worker") / "worker.log", "wb")
+    worker = subprocess.Popen([sys.executable, "-m", "yidi.cli", "worker"], env=env, stdout=log, stderr=log)
+    try:
+        yield
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory, backend_kind: str, demo_records: Path,
+              kafka_worker: None) -> Path:
     """A data directory holding the demo's ledger (for ``kafka``, the services hold it)."""
     home = tmp_path_factory.mktemp(f"demo-{backend_kind}")
     backend = open_backend_of(backend_kind, home, Policy())
     try:
         with open(demo_records, "rb") as handle:
             counts = ingest_lines(backend, read_lines(handle))
-        if backend_kind == "embedded":
-            assert counts["accepted"] > 2000 and counts["rejected"] > 0, counts
+        assert counts["accepted"] > 2000 and counts["rejected"] > 0, counts
+        if backend_kind == "kafka":
+            backend.catch_up(timeout=180)  # the worker has projected the whole demo
+            assert backend.projection().facts > 2000
     finally:
         backend.close()
     return home
