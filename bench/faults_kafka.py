@@ -198,6 +198,13 @@ class Attempt:
     counts: dict[str, Any] | None
     seconds: float
     error: str = ""
+    start_position: int | None = None  # the event store's last position when the attempt started
+
+    @property
+    def refused(self) -> tuple[int, int] | None:
+        """The lines of the batch the store refused (IngestAborted), if any."""
+        c = self.counts or {}
+        return (int(c["first_line"]), int(c["last_line"])) if c.get("first_line") is not None else None
 
 
 @dataclasses.dataclass
@@ -231,22 +238,27 @@ def simulate(path: Path, records: int, seed: int, malformed: float = 0.01) -> in
     return count
 
 
-def cut(source: Path, work: Path, cycles: int, chunk_records: int) -> list[list[Chunk]]:
-    """The stream cut into ``cycles`` consecutive parts, each into chunk files of at most
-    ``chunk_records`` lines (c<cycle>-<n>.jsonl)."""
-    lines = source.read_bytes().splitlines(keepends=True)
-    per_cycle = -(-len(lines) // cycles)
-    plan: list[list[Chunk]] = []
-    for c in range(cycles):
-        part = lines[c * per_cycle:(c + 1) * per_cycle]
-        chunks = []
-        for n, start in enumerate(range(0, len(part), chunk_records)):
-            body = part[start:start + chunk_records]
-            path = work / f"c{c:03d}-{n:03d}.jsonl"
-            path.write_bytes(b"".join(body))
-            chunks.append(Chunk(path, len(body)))
-        plan.append(chunks)
-    return plan
+def cut(source: Path, work: Path, cycles: int, chunk_records: int, records: int) -> list[list[Chunk]]:
+    """The stream (``records`` lines) cut into ``cycles`` consecutive parts, each into chunk
+    files of at most ``chunk_records`` lines (c<cycle>-<n>.jsonl)."""
+    per_cycle = -(-records // cycles)
+    plan: list[list[Chunk]] = [[] for _ in range(cycles)]
+    sink = None
+    with open(source, "rb") as lines:
+        for index, line in enumerate(lines):
+            c, within = divmod(index, per_cycle)
+            if within % chunk_records == 0:
+                if sink is not None:
+                    sink.close()
+                path = work / f"c{c:03d}-{within // chunk_records:03d}.jsonl"
+                plan[c].append(Chunk(path, 0))
+                sink = open(path, "wb")
+            assert sink is not None
+            sink.write(line)
+            plan[c][-1].records += 1
+    if sink is not None:
+        sink.close()
+    return [chunks for chunks in plan if chunks]
 
 
 @dataclasses.dataclass
@@ -272,7 +284,11 @@ def embedded_reference(home: Path, cycles: list[list[Chunk]], batch_records: int
     try:
         for chunk in itertools.chain.from_iterable(cycles):
             name = chunk.path.name
-            pipeline = Ingest(backend, name, lambda r, n=name: rejected.add((n, int(r["line"]))), batch_records)
+
+            def on_reject(r: dict[str, Any], n: str = name) -> None:
+                rejected.add((n, int(r["line"])))
+
+            pipeline = Ingest(backend, name, on_reject, batch_records)
             with open(chunk.path, "rb") as handle:
                 for line_no, raw in enumerate(read_lines(handle), 1):
                     pipeline.feed(line_no, raw)
@@ -305,7 +321,7 @@ class Fleet:
         self.lock = threading.RLock()
         self.held: set[str] = set()  # being killed/restarted by the injector
         self.self_exits: list[dict[str, Any]] = []
-        self.starts = collections.Counter()
+        self.starts: collections.Counter[str] = collections.Counter()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._not_before: dict[str, float] = {}
@@ -457,6 +473,11 @@ class Probe:
 
         return self._guard(run, None)
 
+    def last_position(self) -> int | None:
+        from consumers.eventlog import max_position
+
+        return self._guard(lambda: max_position(self.recorder), None)
+
     def close(self) -> None:
         self.reset()
 
@@ -520,6 +541,7 @@ class Report:
     fault_cycles: list[str] = dataclasses.field(default_factory=list)
     ingest_attempts: int = 0
     ingest_failed_attempts: int = 0
+    batches_in_doubt: int = 0  # refused batches that were committed all the same (reply lost)
     self_exits: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     figures: dict[str, int] = dataclasses.field(default_factory=dict)
     lost: int = 0
@@ -541,7 +563,8 @@ class Report:
             f"({', '.join(f'{k} {v}' for k, v in sorted(self.faults.items()))}; "
             f"{sum(1 for c in self.fault_cycles if '+' in c)} cycles with two at once; "
             f"{self.faults_during_ingest} of {len(self.fault_cycles)} cycles hit while a `yidi ingest` ran)",
-            f"ingest attempts: {self.ingest_attempts} ({self.ingest_failed_attempts} failed and re-run)",
+            f"ingest attempts: {self.ingest_attempts} ({self.ingest_failed_attempts} failed and re-run; "
+            f"{self.batches_in_doubt} refused batches found committed: the reply to their commit was lost)",
             f"processes that exited on their own and were restarted: {len(self.self_exits)}"
             + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(exits.items()))})" if exits else ""),
             "events lost: {lost} (event store {store_missing}, topic {topic_lost}, read models {rm_lost})".format(
@@ -570,6 +593,7 @@ class Run:
         self.report = Report(config.seed, config.records, config.cycles)
         self.fleet: Fleet | None = None
         self.probe = Probe(services.kafka, services.pg, self.prefix, self.schema)
+        self.positions = Probe(services.kafka, services.pg, self.prefix, self.schema)  # the ingest thread's
         self.ingest_estimate = max(3.0, config.records / config.cycles / 1500)
         self.current: str | None = None  # the chunk being ingested, if any
 
@@ -595,6 +619,12 @@ class Run:
         """`yidi ingest CHUNK --json` until it succeeds; every attempt's counts are kept."""
         cfg = self.config
         for attempt in range(cfg.ingest_attempts):
+            # PostgreSQL up and the store's last position noted: what an attempt commits lies
+            # between its start position and the next attempt's (nothing else writes there)
+            deadline = time.monotonic() + 120
+            while not self.services.pg_up() and time.monotonic() < deadline:
+                time.sleep(0.3)
+            start_position = self.positions.last_position()
             started = time.monotonic()
             self.current = f"{chunk.path.name} attempt {attempt + 1}"
             try:
@@ -611,7 +641,7 @@ class Run:
             except orjson.JSONDecodeError:
                 counts = None
             chunk.attempts.append(Attempt(rc, counts, time.monotonic() - started,
-                                          "" if rc == 0 else (err or "")[-1500:]))
+                                          "" if rc == 0 else (err or "")[-1500:], start_position))
             self.report.ingest_attempts += 1
             if rc == 0:
                 self.current = None
@@ -620,9 +650,6 @@ class Run:
             first = (err or "").strip().splitlines()[-1:] or [""]
             log(f"ingest {chunk.path.name} attempt {attempt + 1} failed (exit {rc}, "
                 f"{'counts ' + str(counts) if counts else 'no counts'}): {first[0][:160]}")
-            deadline = time.monotonic() + 120
-            while not self.services.pg_up() and time.monotonic() < deadline:
-                time.sleep(0.3)
             time.sleep(0.2)
         raise HarnessFailure(f"ingest of {chunk.path.name} did not succeed in {cfg.ingest_attempts} attempts")
 
@@ -744,7 +771,29 @@ class Run:
             f"facts stored/folded {counts}")
         if counts is None or counts[0] != counts[1]:
             self.report.fail(f"cycle {index}: after catching up, facts in the event store / folded by the read "
-                             f"models = {counts}")
+                             f"models = {counts}\n{self.diagnose()}\n{self.unfolded()}")
+
+    def unfolded(self, limit: int = 12) -> str:
+        """The facts the read models have not folded although they are on the topic: where they
+        are (partition, offset) against each partition's saved offset."""
+        from consumers.kafka_replay import read_topic_facts
+
+        try:
+            heads: dict[str, int] = {}
+            saved: dict[int, int] = {}
+            for p, st in self.probe._guard(lambda: self.probe.models.load(), {}).items():
+                saved[p] = st.offset
+                for key, head in st.state.heads.items():
+                    heads[key] = head[0]
+            missing = [(p, o, f["id"]) for p, o, f in read_topic_facts(self.services.kafka, self.prefix)
+                       if f["seq"] > heads.get(f["key"], 0)]
+            below = [m for m in missing if m[1] <= saved.get(m[0], -1)]
+            lines = [f"  {len(missing)} facts on the topic not in the read models, {len(below)} of them at or "
+                     f"below their partition's saved offset (skipped, not pending)"]
+            lines += [f"    partition {p} offset {o}: {i} (saved offset {saved.get(p)})" for p, o, i in missing[:limit]]
+            return "\n".join(lines)
+        except Exception as exc:  # noqa: BLE001 - diagnostics only
+            return f"  (could not list the unfolded facts: {exc!r})"
 
     # -- the whole run -----------------------------------------------------------------------
     def execute(self) -> Report:
@@ -756,7 +805,7 @@ class Run:
         self.services.wait_ready()
         source = self.work / "records.jsonl"
         n = simulate(source, cfg.records, cfg.seed, cfg.malformed)
-        parts = cut(source, self.work, cfg.cycles, cfg.chunk_records)
+        parts = cut(source, self.work, cfg.cycles, cfg.chunk_records, n)
         plans = make_plan(self.rng, cfg.cycles, cfg.workers, cfg.options, cfg.max_downtime)
         log("plan: " + ", ".join(p.label() for p in plans))
         t = time.monotonic()
@@ -807,6 +856,48 @@ class Run:
             return None
         return orjson.loads(done.stdout)
 
+    def check_counts(self, parts: list[list[Chunk]], lines_at: dict[str, list[tuple[int, int]]]) -> None:
+        """Per chunk: accepted over all attempts == the embedded ingest's accepted; the last
+        attempt's rejected, and accepted + duplicates, equal the embedded ones.
+
+        A batch the store refused (PostgreSQL killed) is normally not recorded. If the server
+        died while committing it, it may have been (the reply was lost): its accepted records
+        are then answered as duplicates by the next attempt. Such a batch is found in the
+        store — lines of the refused range recorded between the attempt's start and the next
+        attempt's start — and its records are counted with its attempt ("in doubt, committed")."""
+        report = self.report
+        for chunk in itertools.chain.from_iterable(parts):
+            attempts = chunk.attempts
+            last = attempts[-1].counts or {}
+            unknown = [a for a in attempts if a.counts is None]
+            if unknown:
+                report.fail(f"{chunk.path.name}: {len(unknown)} ingest attempt(s) ended without printing counts "
+                            f"(exit {[a.rc for a in unknown]}): {unknown[0].error[-600:]}")
+            committed_in_doubt = 0
+            for attempt, following in zip(attempts, attempts[1:]):
+                if attempt.refused is None:
+                    continue
+                first, last_line = attempt.refused
+                if attempt.start_position is None or following.start_position is None:
+                    report.fail(f"{chunk.path.name}: cannot tell whether the refused lines {first}-{last_line} "
+                                f"were committed (no start positions)")
+                    continue
+                found = {line for line, position in lines_at.get(chunk.path.name, ())
+                         if first <= line <= last_line and attempt.start_position < position <= following.start_position}
+                if found:
+                    committed_in_doubt += len(found)
+                    report.batches_in_doubt += 1
+                    log(f"{chunk.path.name}: the batch of lines {first}-{last_line} reported as refused was "
+                        f"committed ({len(found)} records): the connection broke during its commit")
+            if chunk.accepted_total + committed_in_doubt != chunk.expected["accepted"]:
+                report.fail(f"{chunk.path.name}: accepted over {len(attempts)} attempts "
+                            f"{[(a.counts or {}).get('accepted') for a in attempts]} = {chunk.accepted_total}"
+                            f" (+ {committed_in_doubt} committed in doubt), embedded {chunk.expected}")
+            if last.get("rejected") != chunk.expected["rejected"] or \
+                    last.get("accepted", 0) + last.get("duplicates", 0) != \
+                    chunk.expected["accepted"] + chunk.expected["duplicates"]:
+                report.fail(f"{chunk.path.name}: last attempt {last}, embedded {chunk.expected}")
+
     def check(self, parts: list[list[Chunk]], ref: Reference) -> None:
         from consumers import topics
         from consumers.eventlog import read_facts
@@ -815,39 +906,26 @@ class Run:
         from projections.postgres_store import PostgresReadModels
 
         report = self.report
-        # 1. the counts of every ingest, attempt by attempt
-        for chunk in itertools.chain.from_iterable(parts):
-            last = chunk.attempts[-1].counts or {}
-            unknown = [a for a in chunk.attempts if a.counts is None]
-            if unknown:
-                report.fail(f"{chunk.path.name}: {len(unknown)} ingest attempt(s) ended without printing counts "
-                            f"(exit {[a.rc for a in unknown]}): {unknown[0].error[-600:]}")
-            if chunk.accepted_total != chunk.expected["accepted"]:
-                report.fail(f"{chunk.path.name}: accepted over {len(chunk.attempts)} attempts "
-                            f"{[(a.counts or {}).get('accepted') for a in chunk.attempts]} = {chunk.accepted_total}, "
-                            f"embedded {chunk.expected}")
-            if last.get("rejected") != chunk.expected["rejected"] or \
-                    last.get("accepted", 0) + last.get("duplicates", 0) != \
-                    chunk.expected["accepted"] + chunk.expected["duplicates"]:
-                report.fail(f"{chunk.path.name}: last attempt {last}, embedded {chunk.expected}")
-
         # 2. facts: embedded reference vs event store vs topic vs read models
         recorder = open_event_store(self.services.pg, self.schema)
         stored: dict[str, str] = {}
-        store_count = collections.Counter()
+        store_count: collections.Counter[str] = collections.Counter()
         sources: set[tuple[str, int]] = set()
+        lines_at: dict[str, list[tuple[int, int]]] = collections.defaultdict(list)  # file -> (line, position)
         store_heads: dict[str, int] = {}
-        store_per_partition = collections.Counter()
+        store_per_partition: collections.Counter[int] = collections.Counter()
         for fact in read_facts(recorder):
             store_count[fact["id"]] += 1
             stored[fact["id"]] = fact["hash"]
             src = fact.get("source") or {}
             if "file" in src and "line" in src:
                 sources.add((src["file"], int(src["line"])))
+                lines_at[src["file"]].append((int(src["line"]), fact["position"]))
             store_heads[fact["key"]] = max(store_heads.get(fact["key"], 0), fact["seq"])
             store_per_partition[topics.partition_for(fact["key"])] += 1
         recorder.datastore.close()
-        on_topic = collections.Counter()
+        self.check_counts(parts, lines_at)
+        on_topic: collections.Counter[str] = collections.Counter()
         topic_hash: dict[str, str] = {}
         for _, _, fact in read_topic_facts(self.services.kafka, self.prefix):
             on_topic[fact["id"]] += 1
@@ -858,7 +936,7 @@ class Run:
         finally:
             models.close()
         rm_heads: dict[str, int] = {}
-        rm_facts = collections.Counter()
+        rm_facts: collections.Counter[int] = collections.Counter()
         for p, st in partitions.items():
             rm_facts[p] = st.facts
             for key, head in st.state.heads.items():
@@ -948,10 +1026,13 @@ def run(services: Services, config: Config, work: Path, keep: bool = False, pref
         schema: str | None = None) -> Report:
     """One run; the services are started again before it returns, whatever happened."""
     harness = Run(services, config, work, prefix, schema)
+    started = time.monotonic()
     try:
         return harness.execute()
     except BaseException as exc:
-        harness.report.fail(f"{type(exc).__name__}: {exc}")
+        harness.report.seconds = time.monotonic() - started
+        harness.report.fail(f"{type(exc).__name__}: {str(exc)[:500]}")
+        setattr(exc, "report", harness.report)  # the figures so far, for the caller
         raise
     finally:
         errors = services.restore()
@@ -990,6 +1071,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = run(services_from_env(), config, work, keep=args.keep)
     except HarnessFailure as exc:
         log(f"FAILED (seed {seed}): {exc}")
+        partial = getattr(exc, "report", None)
+        if partial is not None:
+            print("(figures up to the failure)\n" + partial.text())
+        print(f"command: {command}")
         return 1
     finally:
         if not args.keep:

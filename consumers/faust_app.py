@@ -149,6 +149,9 @@ def broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
 
 
+GAP_FILL_TIMEOUT_S = 60.0  # bound on reading the offsets a restarted consumer skipped
+
+
 def create_app(
     bootstrap: str,
     dsn: str,
@@ -201,7 +204,7 @@ def create_app(
     provinces_table = app.Table("provinces", default=None, partitions=topics.PARTITIONS, key_type=str)
 
     models = PostgresReadModels(dsn, facts_name, schema)
-    folder = BatchFolder(models, policy)
+    folder = BatchFolder(models, policy, fetch=partition_reader(bootstrap, facts_name))
     setattr(app, "yidi_folder", folder)  # for tests and benchmarks
     setattr(app, "yidi_models", models)
 
@@ -230,6 +233,8 @@ def create_app(
             written[(table.name, key)] = value
 
     def refresh_tables(events_by_partition: dict[int, Any], partitions: dict[int, Any]) -> None:
+        if os.environ.get("YIDI_FAUST_TABLES", "1") == "0":
+            return
         for p, state in partitions.items():
             token = _current_event.set(weakref.ref(events_by_partition[p]))
             try:  # table writes go to changelog partition p, the partition they come from
@@ -334,6 +339,32 @@ def _reconnect(models: PostgresReadModels) -> None:
         models.conn = psycopg2.connect(models.dsn, connect_timeout=10)
     except psycopg2.Error as exc:
         log.warning("PostgreSQL still unavailable: %r", exc)
+
+
+def partition_reader(bootstrap: str, topic: str) -> Any:
+    """Read committed messages of one partition in [start, end) with a plain consumer."""
+
+    def fetch(partition: int, start: int, end: int) -> list[Message]:
+        from kafka import KafkaConsumer, TopicPartition
+
+        tp = TopicPartition(topic, partition)
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                 isolation_level="read_committed", client_id="yidi-processor-gapfill")
+        try:
+            consumer.assign([tp])
+            consumer.seek(tp, start)
+            found: list[Message] = []
+            deadline = time.monotonic() + GAP_FILL_TIMEOUT_S
+            while consumer.position(tp) < end:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"could not read partition {partition} offsets {start}..{end} in time")
+                for records in consumer.poll(timeout_ms=500).values():
+                    found.extend(Message(r.partition, r.offset, r.value) for r in records if r.offset < end)
+            return found
+        finally:
+            consumer.close()
+
+    return fetch
 
 
 def align_group_offsets(bootstrap: str, group: str, topic: str, saved: dict[int, tuple[int, int]],

@@ -35,9 +35,12 @@ class IngestAborted(Exception):
             message = (f"the event store could not be opened: {cause}. Nothing was recorded. "
                        f"Run the same ingest again once fixed.")
         else:
+            # (the connection can break after the server made the commit durable but before
+            # its reply came back: the client cannot tell that from a batch never written)
             message = (
                 f"the event store refused the batch of lines {first_line}-{last_line}: {cause}. "
-                f"Nothing of that batch was recorded; the {counts.accepted} records accepted before it are. "
+                f"That batch was not recorded, unless the connection was lost while it was being committed "
+                f"(then it was, whole); the {counts.accepted} records accepted before it are. "
                 f"Run the same ingest again once fixed: recorded lines will be answered as duplicates.")
         super().__init__(message)
         self.first_line = first_line

@@ -206,3 +206,57 @@ def test_relay_never_commits_a_transaction_with_a_failed_record(fault_stack: Sta
     verified = s.yidi("verify", "--from-kafka", "--json", check=False)
     assert verified.returncode == 0, verified.stdout
     assert orjson.loads(verified.stdout)["facts"] == len(ids) == orjson.loads(s.yidi("verify", "--json").stdout)["facts"]
+
+
+def test_a_refused_batch_is_not_said_to_be_unrecorded_when_its_commit_may_have_succeeded(tmp_path: Path) -> None:
+    """PostgreSQL killed while it commits a batch: the commit can be durable while the reply
+    is lost, and the client sees the same error as for a batch that never reached the disk.
+    The harness found such a batch (reported "Nothing of that batch was recorded", its records
+    answered as duplicates by the re-run, so accepted over the attempts fell short of the
+    file's). The report must not claim what it cannot know; the re-run still ends with the
+    same books. Modelled here by a store that commits the batch and then raises."""
+    from eventsourcing.persistence import OperationalError
+
+    from ledger.config import Policy
+    from yidi.embedded import EmbeddedBackend
+    from yidi.ingest import Ingest, IngestAborted, read_lines
+
+    source = simulate(tmp_path / "doubt.jsonl", seed=4, months=1, settlements=80, malformed=0.0)
+
+    def ingest(backend):  # type: ignore[no-untyped-def]
+        pipeline = Ingest(backend, source.name, lambda _: None, batch_records=40)
+        with open(source, "rb") as handle:
+            for line_no, raw in enumerate(read_lines(handle), 1):
+                pipeline.feed(line_no, raw)
+        pipeline.flush()
+        return pipeline.counts
+
+    (tmp_path / "clean").mkdir()
+    clean = EmbeddedBackend(tmp_path / "clean", Policy())
+    try:
+        reference = ingest(clean)
+    finally:
+        clean.close()
+    (tmp_path / "home").mkdir()
+    backend = EmbeddedBackend(tmp_path / "home", Policy())
+    real_record = backend.record
+
+    def record_then_lose_the_reply(items):  # type: ignore[no-untyped-def]
+        real_record(items)
+        raise OperationalError("consuming input failed: SSL error: unexpected eof while reading")
+
+    try:
+        backend.record = record_then_lose_the_reply  # type: ignore[method-assign]
+        with pytest.raises(IngestAborted) as aborted:
+            ingest(backend)
+        message = str(aborted.value)
+        assert aborted.value.counts.accepted == 0 and (aborted.value.first_line, aborted.value.last_line) == (1, 40)
+        assert "Nothing of that batch was recorded" not in message
+        assert "unless" in message and "committed" in message
+        backend.record = real_record  # type: ignore[method-assign]
+        again = ingest(backend)
+        # the "refused" batch was recorded: its records come back as duplicates
+        assert again.accepted < reference.accepted
+        assert again.accepted + again.duplicates == reference.accepted + reference.duplicates
+    finally:
+        backend.close()
