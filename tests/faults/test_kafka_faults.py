@@ -56,7 +56,8 @@ def test_sigkill_relay_worker_broker_postgres_and_two_at_once(harness: ModuleTyp
     try:
         report = harness.run(services, config, tmp_path)
     except harness.HarnessFailure as exc:
-        pytest.fail(f"YIDI_FAULT_SEED={seed}: {exc}")
+        partial = getattr(exc, "report", None)
+        pytest.fail(f"YIDI_FAULT_SEED={seed}: {exc}\n{partial.text() if partial else ''}")
     print(report.text())
     assert report.faults_injected == CI_CYCLES + 1
     assert set(report.faults) == {"relay", "worker", "broker", "pg"}
