@@ -3,7 +3,7 @@ and PostgreSQL (each, and two at once) at random moments while simulated records
 ingested, restart them, and check the books at the end.
 
     eval "$(scripts/services up)"
-    python bench/faults_kafka.py --cycles 100 --records 1000000 --seed 7
+    python bench/faults_kafka.py --cycles 100 --records 1000000 --seed 2024
 
 The services under test are YIDI_KAFKA / YIDI_PG (or YIDI_TEST_KAFKA / YIDI_TEST_PG); they
 are killed and started with ``scripts/services kill-kafka|start-kafka|kill-pg|start-pg``
@@ -27,13 +27,16 @@ A run (one ledger: its own topic prefix and PostgreSQL schema, dropped at the en
    their own (what a supervisor does; counted and reported);
 3. each cycle ingests its chunks (`yidi ingest CHUNK --json`, one subprocess per chunk); an
    ingest that fails (PostgreSQL died) is run again on the same file until it succeeds; at a
-   random moment of the cycle (a seeded fraction of the cycle's expected duration) the
-   cycle's targets are SIGKILLed — relay, one worker, the broker, PostgreSQL, or two at
-   once — and restarted after a seeded downtime; the cycle ends when the read models have
-   caught up, checked by Σ facts folded == facts in the event store;
+   random moment of the cycle (a seeded fraction of the expected ingest time; with
+   --pg-during-ingest a PostgreSQL kill waits for a running ingest) the cycle's targets are
+   SIGKILLed — relay, one worker, the broker, PostgreSQL, or two at once — and restarted
+   after a seeded downtime; the cycle ends when the read models have caught up, checked by
+   Σ facts folded == facts in the event store;
 4. at the end the long-running processes are stopped and `yidi worker --until-caught-up`
    runs; then: per chunk, accepted over all attempts == the embedded ingest's accepted (and
-   the last attempt's rejected and accepted + duplicates match it); the facts (id → hash) of
+   the last attempt's rejected and accepted + duplicates match it; a batch reported refused
+   but committed — PostgreSQL died after the commit, before its reply — is found in the
+   store by position and counted with its attempt); the facts (id → hash) of
    the event store == the embedded ledger's (every accepted record in the books once, no
    trace of a rejected one); the fact ids on the topic and their multiplicity; the read
    models' facts per partition and chain heads; `yidi balances --json` == embedded ==
@@ -489,6 +492,7 @@ class CyclePlan:
     worker: int  # which worker, if "worker" is a target
     at: float  # fraction of the cycle's expected duration at which the targets are killed
     downtime: float  # seconds between the kill and the restart
+    settle: float = 0.0  # with --pg-during-ingest: how far into the ingest attempt (fraction)
 
     def label(self) -> str:
         return "+".join(f"worker-{self.worker}" if k == "worker" else k for k in self.kinds)
@@ -508,8 +512,11 @@ def make_plan(rng: random.Random, cycles: int, workers: int, options: Sequence[t
         kinds = [tuple(o) for o in options]
         if len(kinds) < cycles:
             kinds += [rng.choice(OPTIONS) for _ in range(cycles - len(kinds))]
-    return [CyclePlan(k, rng.randrange(workers), rng.uniform(0.05, 0.95), rng.uniform(0.0, max_downtime))
-            for k in kinds[:cycles]]
+    plans = [CyclePlan(k, rng.randrange(workers), rng.uniform(0.05, 0.95), rng.uniform(0.0, max_downtime))
+             for k in kinds[:cycles]]
+    for plan in plans:  # drawn after the rest: the plans of a seed stay what they were
+        plan.settle = rng.uniform(0.1, 0.9)
+    return plans
 
 
 @dataclasses.dataclass
@@ -525,6 +532,7 @@ class Config:
     malformed: float = 0.01
     options: Sequence[tuple[str, ...]] | None = None
     max_downtime: float = 3.0
+    pg_during_ingest: bool = False  # a PostgreSQL kill waits for a running `yidi ingest` (CI)
     catch_up_timeout: float = 240.0
     ingest_timeout: float = 600.0
     ingest_attempts: int = 40
@@ -596,6 +604,8 @@ class Run:
         self.positions = Probe(services.kafka, services.pg, self.prefix, self.schema)  # the ingest thread's
         self.ingest_estimate = max(3.0, config.records / config.cycles / 1500)
         self.current: str | None = None  # the chunk being ingested, if any
+        self.current_index = -1  # its index in the cycle
+        self.last_attempt_s = 2.0  # how long the last ingest attempt took
 
     # the environment of every `yidi` subprocess: the Kafka backend of this run
     @property
@@ -642,6 +652,7 @@ class Run:
                 counts = None
             chunk.attempts.append(Attempt(rc, counts, time.monotonic() - started,
                                           "" if rc == 0 else (err or "")[-1500:], start_position))
+            self.last_attempt_s = time.monotonic() - started
             self.report.ingest_attempts += 1
             if rc == 0:
                 self.current = None
@@ -747,15 +758,26 @@ class Run:
 
         def feed() -> None:
             try:
-                for chunk in chunks:
+                for n, chunk in enumerate(chunks):
+                    self.current_index = n
                     self.ingest(chunk)
             except BaseException as exc:  # noqa: BLE001 - reported by the cycle
                 errors.append(exc)
 
         feeder = threading.Thread(target=feed, name=f"ingest-{index}", daemon=True)
         feeder.start()
-        delay = plan.at * self.ingest_estimate
-        time.sleep(delay)
+        if self.config.pg_during_ingest and "pg" in plan.kinds:
+            # make sure this one hits an ingest (whose failed attempt must be re-run): the
+            # attempt of a seeded chunk of the cycle, a seeded fraction into it
+            target = min(len(chunks) - 1, int(plan.at * len(chunks)))
+            waited = time.monotonic()
+            while (self.current is None or self.current_index < target) and feeder.is_alive():
+                time.sleep(0.005)
+            time.sleep(plan.settle * self.last_attempt_s)
+            delay = time.monotonic() - waited
+        else:
+            delay = plan.at * self.ingest_estimate
+            time.sleep(delay)
         self.inject(plan)
         feeder.join()
         if errors:
@@ -1053,6 +1075,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--relay-batch", type=int, default=2000, help="YIDI_RELAY_BATCH")
     parser.add_argument("--faust-batch", type=int, default=2000, help="YIDI_FAUST_BATCH")
     parser.add_argument("--max-downtime", type=float, default=3.0, help="seconds a killed target stays down at most")
+    parser.add_argument("--pg-during-ingest", action="store_true",
+                        help="a PostgreSQL kill waits for a running `yidi ingest` (then a seeded moment into it)")
     parser.add_argument("--catch-up-timeout", type=float, default=300.0)
     parser.add_argument("--work", type=Path, default=None, help="work directory (default: a fresh one in $TMPDIR)")
     parser.add_argument("--keep", action="store_true", help="keep the topics, schema and work directory")
@@ -1061,7 +1085,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = Config(records=args.records, cycles=args.cycles, seed=seed, workers=args.workers,
                     chunk_records=args.chunk_records, batch_records=args.batch_records,
                     relay_batch=args.relay_batch, faust_batch=args.faust_batch,
-                    max_downtime=args.max_downtime, catch_up_timeout=args.catch_up_timeout)
+                    max_downtime=args.max_downtime, catch_up_timeout=args.catch_up_timeout,
+                    pg_during_ingest=args.pg_during_ingest)
     work = args.work or Path(os.environ.get("TMPDIR", "/tmp")) / f"yidi-faults-{seed}-{uuid.uuid4().hex[:6]}"
     work.mkdir(parents=True, exist_ok=True)
     command = (f"python bench/faults_kafka.py --cycles {args.cycles} --records {args.records} --seed {seed} "

@@ -83,6 +83,14 @@ def _recorder_class() -> Any:
     from psycopg.sql import SQL, Identifier
 
     class PostgresRecorderNoPipeline(PostgresApplicationRecorder):
+        def _create_table(self, curs: Any) -> None:
+            # eventsourcing runs its DDL (CREATE TABLE IF NOT EXISTS, CREATE OR REPLACE
+            # FUNCTION ...) whenever a process opens the store: two at once fail with "tuple
+            # concurrently updated" (or a duplicate pg_type row on a fresh schema). One at a
+            # time, for as long as this transaction lasts.
+            curs.execute("SELECT pg_advisory_xact_lock(hashtext('yidi-event-store-ddl'))")
+            super()._create_table(curs)
+
         def insert_events(self, stored_events: Any, **kwargs: Any) -> Any:
             if not stored_events:
                 return []

@@ -51,6 +51,7 @@ def test_sigkill_relay_worker_broker_postgres_and_two_at_once(harness: ModuleTyp
         chunk_records=500, batch_records=100, relay_batch=300, faust_batch=300,
         options=[("relay",), ("worker",), ("broker",), ("pg",), pair],
         max_downtime=2.0, catch_up_timeout=150.0, ingest_timeout=180.0,
+        pg_during_ingest=True,  # the PostgreSQL kills hit a running ingest, which is re-run
     )
     services = harness.Services(fault_services.kafka, fault_services.pg)
     try:
@@ -261,3 +262,35 @@ def test_a_refused_batch_is_not_said_to_be_unrecorded_when_its_commit_may_have_s
         assert again.accepted + again.duplicates == reference.accepted + reference.duplicates
     finally:
         backend.close()
+
+
+def test_processes_opening_the_event_store_at_once_do_not_fail(fault_stack: Stack) -> None:
+    """eventsourcing re-runs its DDL (CREATE OR REPLACE FUNCTION es_insert_events_uuid ...)
+    whenever a process opens the PostgreSQL event store; two processes opening it at the same
+    moment failed with "tuple concurrently updated" (found by the long run: an ingest started
+    while the restarted relay opened the store; on a fresh schema the first relay failed with
+    a duplicate pg_type row the same way). Every `yidi` command, the relay and the workers
+    open the store: they must be able to do so at once."""
+    import threading
+
+    from consumers.relay import open_event_store
+
+    s = fault_stack
+    open_event_store(s.services.pg, s.schema).datastore.close()
+    errors: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def open_repeatedly() -> None:
+        for _ in range(5):
+            barrier.wait()
+            try:
+                open_event_store(s.services.pg, s.schema).datastore.close()
+            except Exception as exc:  # noqa: BLE001 - collected and asserted
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=open_repeatedly) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, f"{len(errors)} of 40 opens failed: {sorted(set(errors))}"
