@@ -1,6 +1,11 @@
 """Benchmark: ingest N simulated records into the embedded ledger, then replay them.
 
     python bench/ingest_replay.py --records 1000000 [--data-dir DIR] [--keep]
+    python bench/ingest_replay.py --records 5000000     # ~1.02 * 10^7 events
+
+Each record becomes about 2.05 stored events (the fact and its index entries). The resident
+memory is printed as the stored events pass each power of ten from 10^6 (ingest) and as
+the replay reads past the same positions, so "flat" can be read off directly.
 
 Prints records/s for ingest (parse, decide, record in SQLite, fold), facts/s for a full
 replay (read the log, fold every projection), the digests of both (they must be equal) and
@@ -36,6 +41,24 @@ def rss_mib() -> float:
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_children_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+class Milestones:
+    """Prints the memory once as a growing count passes 10^6, 10^7, ..."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.next = 10**6
+
+    def check(self, count: int) -> None:
+        while count >= self.next:
+            print(f"  {self.label} passed {self.next:,} events (at {count:,}): rss {rss_mib():.0f} MiB, "
+                  f"peak rss {peak_rss_mib():.0f} MiB", flush=True)
+            self.next *= 10
 
 
 def write_records(path: Path, records: int, seed: int) -> int:
@@ -74,26 +97,34 @@ def main() -> None:
     backend = EmbeddedBackend(home, Policy())
     pipeline = Ingest(backend, source.name, lambda _: None)
     step = max(count // 10, 1)
+    ingested = Milestones("ingest")
     started = time.perf_counter()
     with open(source, "rb") as handle:
         for line_no, raw in enumerate(read_lines(handle), 1):
             pipeline.feed(line_no, raw)
+            if line_no % 20_000 == 0:
+                ingested.check(backend.last_position())
             if line_no % step == 0:
                 print(f"  {line_no:>10,} records  {line_no / (time.perf_counter() - started):>8,.0f} records/s  rss {rss_mib():7.0f} MiB", flush=True)
     pipeline.flush()
     backend.checkpoint()
+    ingested.check(backend.last_position())
+    events = backend.last_position()
     ingest_s = time.perf_counter() - started
     live = digest(backend.projection())
     facts = backend.projection().facts
     backend.close()
     print(f"ingest: {count:,} records in {ingest_s:.1f} s = {count / ingest_s:,.0f} records/s "
-          f"({pipeline.counts.to_dict()}; {facts:,} facts = {facts / ingest_s:,.0f} facts/s)")
+          f"({pipeline.counts.to_dict()}; {facts:,} facts = {facts / ingest_s:,.0f} facts/s; {events:,} events)")
 
     backend = EmbeddedBackend(home, Policy())
     started = time.perf_counter()
     single = Projection()
+    replayed_to = Milestones("replay")
     for fact in read_facts(backend.recorder):
         apply(single, fact)
+        if fact["position"] >= replayed_to.next:
+            replayed_to.check(fact["position"])
     single_s = time.perf_counter() - started
     print(f"replay, 1 process through the eventsourcing recorder: {single.facts:,} facts in {single_s:.1f} s = "
           f"{single.facts / single_s:,.0f} facts/s")
@@ -105,7 +136,7 @@ def main() -> None:
     assert rebuilt == digest(single), "a sharded replay equals a sequential one"
     print(f"replay (`yidi replay`, 2 processes, SQL reader): {replayed:,} facts in {replay_s:.1f} s = {replayed / replay_s:,.0f} facts/s")
     print(f"digest live {live}\ndigest replay {rebuilt} {'(equal)' if live == rebuilt else '(DIFFERENT)'}")
-    print(f"peak rss {peak_rss_mib():.0f} MiB; store {sum(f.stat().st_size for f in home.iterdir()) / 2**20:.0f} MiB")
+    print(f"peak rss {peak_rss_mib():.0f} MiB (replay worker processes: {peak_children_rss_mib():.0f} MiB); store {sum(f.stat().st_size for f in home.iterdir()) / 2**20:.0f} MiB")
     backend.close()
     if not args.keep and args.data_dir is None:
         shutil.rmtree(work, ignore_errors=True)

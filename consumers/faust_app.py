@@ -150,6 +150,14 @@ def broker_urls(bootstrap: str) -> list[str]:
 
 
 GAP_FILL_TIMEOUT_S = 60.0  # bound on reading the offsets a restarted consumer skipped
+# faust drops (and acknowledges) messages that reach a stream while its flow is suspended or
+# from an older consumer generation: around a (re)start or a rebalance, a run of committed
+# facts can never be delivered to the agent. A gap before a later message is filled when
+# that message arrives (BatchFolder); a dropped *tail* has no later message, so a timer
+# checks every assigned partition that has been idle this long and reads what lies between
+# its saved offset and the partition's end straight from Kafka.
+TAIL_CHECK_S = float(os.environ.get("YIDI_FAUST_TAIL_CHECK", "1.0"))
+TAIL_IDLE_S = float(os.environ.get("YIDI_FAUST_TAIL_IDLE", "2.0"))
 
 
 def create_app(
@@ -204,7 +212,12 @@ def create_app(
     provinces_table = app.Table("provinces", default=None, partitions=topics.PARTITIONS, key_type=str)
 
     models = PostgresReadModels(dsn, facts_name, schema)
-    folder = BatchFolder(models, policy, fetch=partition_reader(bootstrap, facts_name))
+    fetch = partition_reader(bootstrap, facts_name)
+    folder = BatchFolder(models, policy, fetch=fetch)
+    ends = end_offsets_reader(bootstrap, facts_name)
+    fold_lock = asyncio.Lock()  # the agent and the tail check fold one batch at a time
+    delivered: dict[int, float] = {}  # partition -> when faust last delivered a message of it
+    tail_seen: dict[int, tuple[int, int]] = {}  # partition -> (saved offset, end) last found complete
     setattr(app, "yidi_folder", folder)  # for tests and benchmarks
     setattr(app, "yidi_models", models)
 
@@ -255,8 +268,11 @@ def create_app(
             try:
                 messages = [Message(e.message.partition, e.message.offset, e.message.value) for e in events]
                 last_event = {e.message.partition: e for e in events}
-                loaded_before = set(folder.parts)
-                result = await save_batch(messages)
+                now = time.monotonic()
+                delivered.update({p: now for p in last_event})
+                async with fold_lock:
+                    loaded_before = set(folder.parts)
+                    result = await save_batch(messages)
             except BaseException as exc:  # noqa: BLE001 - incl. cancellation of an unsaved batch
                 _die(exc)
             try:
@@ -305,6 +321,44 @@ def create_app(
                 delay = min(delay * 2, 5.0)
                 _reconnect(models)
 
+    @app.timer(TAIL_CHECK_S)
+    async def fill_dropped_tails() -> None:
+        try:
+            assigned = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == facts_name)
+        except Exception:  # noqa: BLE001 - not started / rebalancing: next tick
+            return
+        now = time.monotonic()
+        idle = [p for p in assigned if now - delivered.get(p, 0.0) >= TAIL_IDLE_S]
+        if not idle:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            end = await loop.run_in_executor(None, ends, idle)
+        except Exception as exc:  # noqa: BLE001 - broker away: next tick
+            log.info("tail check: end offsets unavailable (%r)", exc)
+            return
+        async with fold_lock:
+            for p in idle:
+                try:
+                    folder_state = folder.parts.get(p)
+                    saved = folder_state.offset if folder_state is not None else models.offsets().get(p, (-1, 0))[0]
+                    # after the last folded fact come at least its transaction's marker
+                    if end.get(p, 0) <= saved + 2 or tail_seen.get(p) == (saved, end[p]):
+                        continue
+                    missing = await loop.run_in_executor(None, fetch, p, saved + 1, end[p])
+                    missing = [m for m in missing if m.offset > saved]
+                    if not missing:
+                        tail_seen[p] = (saved, end[p])  # markers and aborted facts only
+                        continue
+                    log.warning("partition %s: %s committed messages after the saved offset %s were not "
+                                "delivered by the consumer: folding them from the partition", p, len(missing), saved)
+                    result = await save_batch(missing)
+                    if on_batch is not None:
+                        on_batch(result)
+                except Exception as exc:  # noqa: BLE001 - retried next tick
+                    log.warning("tail check of partition %s failed: %r", p, exc)
+                    folder.forget({p})
+
     if until_caught_up is not None:
         @app.timer(0.5)
         async def check_caught_up() -> None:
@@ -342,16 +396,29 @@ def _reconnect(models: PostgresReadModels) -> None:
 
 
 def partition_reader(bootstrap: str, topic: str) -> Any:
-    """Read committed messages of one partition in [start, end) with a plain consumer."""
+    """Read the committed messages of one partition in [start, end), in order.
+
+    One plain consumer, created on first use and kept (a read is usually the one-offset
+    range of a transaction marker: a seek and a fetch, not a new connection); dropped and
+    made again after an error."""
+    holder: dict[str, Any] = {}
 
     def fetch(partition: int, start: int, end: int) -> list[Message]:
         from kafka import KafkaConsumer, TopicPartition
 
+        assert 0 <= start <= end, (partition, start, end)
+        if start == end:
+            return []
+        consumer = holder.get("consumer")
+        if consumer is None:
+            consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                     isolation_level="read_committed", client_id="yidi-processor-gapfill",
+                                     fetch_max_wait_ms=50)
+            holder["consumer"] = consumer
         tp = TopicPartition(topic, partition)
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                 isolation_level="read_committed", client_id="yidi-processor-gapfill")
         try:
-            consumer.assign([tp])
+            if consumer.assignment() != {tp}:
+                consumer.assign([tp])
             consumer.seek(tp, start)
             found: list[Message] = []
             deadline = time.monotonic() + GAP_FILL_TIMEOUT_S
@@ -359,12 +426,38 @@ def partition_reader(bootstrap: str, topic: str) -> Any:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"could not read partition {partition} offsets {start}..{end} in time")
                 for records in consumer.poll(timeout_ms=500).values():
-                    found.extend(Message(r.partition, r.offset, r.value) for r in records if r.offset < end)
+                    found.extend(Message(r.partition, r.offset, r.value) for r in records if start <= r.offset < end)
             return found
-        finally:
+        except Exception:
+            holder.pop("consumer", None)
             consumer.close()
+            raise
 
     return fetch
+
+
+def end_offsets_reader(bootstrap: str, topic: str) -> Any:
+    """partitions -> their end offsets as a read_committed consumer sees them (the last
+    stable offset). One consumer, created on first use, kept for the process's life."""
+    holder: dict[str, Any] = {}
+
+    def ends(partitions: list[int]) -> dict[int, int]:
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = holder.get("consumer")
+        if consumer is None:
+            consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                     isolation_level="read_committed", client_id="yidi-processor-tails")
+            holder["consumer"] = consumer
+        try:
+            found = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        except Exception:
+            holder.pop("consumer", None)
+            consumer.close()
+            raise
+        return {tp.partition: int(o) for tp, o in found.items()}
+
+    return ends
 
 
 def align_group_offsets(bootstrap: str, group: str, topic: str, saved: dict[int, tuple[int, int]],
@@ -373,11 +466,9 @@ def align_group_offsets(bootstrap: str, group: str, topic: str, saved: dict[int,
     every partition to the offset saved with that partition's read model + 1 (0 if none).
     Returns the partitions changed (partition -> new offset).
 
-    faust's committed offsets should never be beyond the saved state (a batch is
-    acknowledged only once saved), but restarts after SIGKILL were measured to resume some
-    partitions past it (a partition with no committed offset did not start at 0; after an
-    aborted transaction a committed offset was past the saved one). The saved state is the
-    truth, so the group resumes exactly from it. Kafka accepts this only while the group has no
+    faust acknowledges (so commits) messages it drops around a start or a rebalance
+    (docs/kafka.md), so a committed offset can be past the saved state; the processors read
+    such skipped ranges back, and this makes a restart start where the read models stand. Kafka accepts this only while the group has no
     member: a SIGKILLed worker's membership lasts up to the session timeout (10 s), so this
     waits up to ``wait_s``; with other workers alive it leaves the offsets as they are.
     """

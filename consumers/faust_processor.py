@@ -102,20 +102,21 @@ class BatchFolder:
         self.models = models
         self.policy = policy
         self.parts: dict[int, PartitionState] = {}
-        # After a restart the consumer was measured to resume a partition past the offset
-        # saved with its state (see docs/kafka.md). The saved offset is the truth: a chain
-        # gap is first filled by reading the skipped offsets straight from the partition.
+        # faust drops (and acknowledges) messages that reach a stream while its flow is
+        # suspended, around a (re)start or a rebalance (docs/kafka.md), so the offsets it
+        # delivers can jump over committed facts. The saved offset is the truth: whenever a
+        # partition's next message is not the one after the saved offset, the offsets in
+        # between are read straight from the partition (usually they hold only the marker
+        # that ends a transaction) and whatever facts they hold are folded first.
         self.fetch = fetch
-        self.checked: set[int] = set()  # partitions whose resume offset was checked
+        self.range_reads = 0  # how many such reads were made (for tests and benchmarks)
 
     def forget(self, partitions: Iterable[int] | None = None) -> None:
         if partitions is None:
             self.parts.clear()
-            self.checked.clear()
         else:
             for p in partitions:
                 self.parts.pop(p, None)
-                self.checked.discard(p)
 
     def _ensure_loaded(self, partitions: Iterable[int]) -> None:
         missing = [p for p in partitions if p not in self.parts]
@@ -123,22 +124,6 @@ class BatchFolder:
             loaded = self.models.load(missing)
             for p in missing:
                 self.parts[p] = loaded.get(p) or PartitionState(p)
-
-    def _fill_gap(self, p: int, st: PartitionState, msgs: list[Message]) -> list[Message]:
-        """The first batch of a partition after its state was loaded: if it starts after the
-        saved offset, prepend the committed messages in between, read from Kafka (offsets
-        also skip over transaction markers, so the read may find nothing missing)."""
-        if self.fetch is None or not msgs or p in self.checked:
-            return msgs
-        self.checked.add(p)
-        first = next((m for m in msgs if m.offset > st.offset), None)
-        if first is None or first.offset <= st.offset + 1:
-            return msgs
-        missing = self.fetch(p, st.offset + 1, first.offset)
-        if missing:
-            log.warning("partition %s: consumer resumed at offset %s but the saved state is at %s; "
-                        "read %s skipped messages from the partition", p, first.offset, st.offset, len(missing))
-        return missing + [m for m in msgs if m.offset >= first.offset]
 
     def fold(self, messages: Sequence[Message]) -> tuple[dict[int, PartitionUpdate], BatchResult]:
         """Fold ``messages`` (any partitions, each partition in offset order) in memory."""
@@ -157,7 +142,6 @@ class BatchFolder:
             before = dict(state.balances)
             heads = state.heads
             touched = False
-            msgs = self._fill_gap(p, st, msgs)
             queue = list(msgs)
             filled_before: set[int] = set()
             i = 0
@@ -167,6 +151,16 @@ class BatchFolder:
                 if m.offset <= st.offset:
                     result.skipped += 1  # re-delivered: already in the saved state
                     continue
+                if m.offset > st.offset + 1 and self.fetch is not None and m.offset not in filled_before:
+                    filled_before.add(m.offset)
+                    self.range_reads += 1
+                    missing = [x for x in self.fetch(p, st.offset + 1, m.offset) if x.offset > st.offset]
+                    if missing:
+                        log.warning("partition %s: offsets %s..%s were not delivered by the consumer: "
+                                    "read %s facts from the partition", p, st.offset + 1, m.offset - 1, len(missing))
+                        queue[i - 1:i - 1] = missing
+                        i -= 1
+                        continue
                 fact = loads(m.value)
                 key = fact["key"]
                 head = heads.get(key)
@@ -178,16 +172,6 @@ class BatchFolder:
                     touched = True
                     continue
                 if seq != head_seq + 1 or fact["prev"] != (head[1] if head else "0" * 64):
-                    if self.fetch is not None and m.offset not in filled_before and m.offset > st.offset + 1:
-                        # The consumer skipped offsets: read them from the partition, fold
-                        # them first, then this message again (once).
-                        filled_before.add(m.offset)
-                        missing = [x for x in self.fetch(p, st.offset + 1, m.offset) if x.offset > st.offset]
-                        log.warning("partition %s: gap before offset %s (state at %s): read %s skipped messages",
-                                    p, m.offset, st.offset, len(missing))
-                        queue[i - 1:i - 1] = missing
-                        i -= 1
-                        continue
                     raise ChainGap(f"partition {p} offset {m.offset}: fact {fact.get('id')} does not follow "
                                    f"{key}/{head_seq}", p)
                 kind = fact["type"]

@@ -116,10 +116,6 @@ def _abort_a_forged_fact(stack: Stack) -> None:
     producer.close()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect, open: after a SIGKILL the restarted faust consumer was measured to resume "
-    "partitions past the offset saved with the read model; the processor now reads the skipped "
-    "offsets back from the partition, which passed most runs here but not all (docs/kafka.md)"))
 def test_faust_worker_killed_mid_stream_and_restarted(stack: Stack, reference: dict):
     assert stack.yidi_json("ingest", str(reference["source"]), "--json") == reference["counts"]
     stack.yidi("worker", "--relay-only", "--until-caught-up")
@@ -136,10 +132,6 @@ def test_faust_worker_killed_mid_stream_and_restarted(stack: Stack, reference: d
     assert_same_as_embedded(stack, reference)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect, open: after a SIGKILL the restarted faust consumer was measured to resume "
-    "partitions past the offset saved with the read model; the processor now reads the skipped "
-    "offsets back from the partition, which passed most runs here but not all (docs/kafka.md)"))
 def test_whole_worker_killed_while_ingesting_then_restarted(stack: Stack, reference: dict, tmp_path: Path):
     """`yidi worker` (relay child + processors) runs while the file is ingested; it is
     SIGKILLed mid-stream (its relay child dies with it) and started again."""
