@@ -358,6 +358,8 @@ def create_app(
                 except Exception as exc:  # noqa: BLE001 - retried next tick
                     log.warning("tail check of partition %s failed: %r", p, exc)
                     folder.forget({p})
+                    _reconnect(models)  # PostgreSQL may have gone away while the stream was idle
+                    break
 
     if until_caught_up is not None:
         @app.timer(0.5)
