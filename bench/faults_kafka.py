@@ -784,8 +784,11 @@ class Run:
             raise errors[0]
         ingested = time.monotonic() - started
         # the next cycle's moment is drawn over (a little more than) this one's ingest time:
-        # most faults hit while records are being recorded, relayed and folded
-        self.ingest_estimate = 0.5 * self.ingest_estimate + 0.5 * 1.2 * ingested
+        # most faults hit while records are being recorded, relayed and folded. Only the
+        # ingest attempts count: the cycle's own wait for its kill moment and the restarts
+        # must not feed back into the next wait (they once grew it to 100 s a cycle)
+        busy = sum(a.seconds for chunk in chunks for a in chunk.attempts)
+        self.ingest_estimate = 0.5 * self.ingest_estimate + 0.5 * 1.2 * busy
         waited = self.wait_caught_up(f"cycle {index} ({plan.label()})")
         counts = self.probe.counts()
         log(f"cycle {index + 1}/{self.config.cycles}: {plan.label():<16} at {delay:5.1f} s, "
