@@ -225,6 +225,15 @@ def create_app(
     async def on_revoked(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
         parts = {tp.partition for tp in (revoked or ()) if tp.topic == facts_name}
         folder.forget(parts)
+        folder.trusted.clear()  # a rebalance starts: faust may drop what is in flight
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(sender: Any, assigned: Any = None, **kwargs: Any) -> None:
+        folder.trusted.clear()
+
+    def settled() -> bool:
+        """No rebalance under way: what faust delivers now, it does not drop."""
+        return app.flow_control.is_active() and not app.rebalancing
 
     async def publish_alerts(alerts: list[dict[str, Any]]) -> None:
         pending = []
@@ -270,9 +279,16 @@ def create_app(
                 last_event = {e.message.partition: e for e in events}
                 now = time.monotonic()
                 delivered.update({p: now for p in last_event})
+                rebalances = (app.rebalancing_count, app.consumer_generation_id)
+                was_settled = settled()
                 async with fold_lock:
                     loaded_before = set(folder.parts)
                     result = await save_batch(messages)
+                    if was_settled and settled() and rebalances == (app.rebalancing_count,
+                                                                    app.consumer_generation_id):
+                        # every jump of these partitions was checked up to a settled
+                        # delivery: from here on, until the next rebalance, a jump is a marker
+                        folder.trusted.update(last_event)
             except BaseException as exc:  # noqa: BLE001 - incl. cancellation of an unsaved batch
                 _die(exc)
             try:
@@ -427,7 +443,10 @@ def partition_reader(bootstrap: str, topic: str) -> Any:
             while consumer.position(tp) < end:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"could not read partition {partition} offsets {start}..{end} in time")
-                for records in consumer.poll(timeout_ms=500).values():
+                # short polls: a range that ends in a transaction marker at the end of the
+                # partition yields no record, only a moved position (a long poll would wait
+                # its whole timeout for records that are not there)
+                for records in consumer.poll(timeout_ms=1).values():
                     found.extend(Message(r.partition, r.offset, r.value) for r in records if start <= r.offset < end)
             return found
         except Exception:
