@@ -16,23 +16,13 @@ import argparse
 import gc
 import os
 import shutil
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import orjson
+from kafka_common import embedded_facts  # the same simulated ledger as the Kafka benchmarks
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from consumers import topics  # noqa: E402
-from ledger.config import Policy  # noqa: E402
-from projections.fold import Projection, apply  # noqa: E402
-from yidi.embedded import EmbeddedBackend  # noqa: E402
-from yidi.ingest import Ingest, read_lines  # noqa: E402
-from yidi.simulator import SimulationSpec, generate_lines  # noqa: E402
+from consumers import topics
+from projections.fold import Projection, apply
 
 
 def main() -> None:
@@ -41,23 +31,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="yidi-foldcost-"))
+    backend, work = embedded_facts(args.records, args.seed)
     try:
-        spec = SimulationSpec(seed=args.seed, months=12, provinces=12, malformed_share=0.0,
-                              settlements_per_month=max(1, int(args.records / 12 / 1.35)))
-        source = work / "records.jsonl"
-        with open(source, "w") as sink:
-            for n, line in enumerate(generate_lines(spec)):
-                if n >= args.records:
-                    break
-                sink.write(line)
-        (work / "ledger").mkdir()
-        backend = EmbeddedBackend(work / "ledger", Policy())
-        pipeline = Ingest(backend, source.name, lambda _: None)
-        with open(source, "rb") as handle:
-            for line_no, raw in enumerate(read_lines(handle), 1):
-                pipeline.feed(line_no, raw)
-        pipeline.flush()
         values = [topics.encode({k: v for k, v in f.items() if k != "position"}, f["position"])[1]
                   for f in backend.read_facts()]
         backend.close()

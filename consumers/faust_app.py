@@ -225,15 +225,6 @@ def create_app(
     async def on_revoked(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
         parts = {tp.partition for tp in (revoked or ()) if tp.topic == facts_name}
         folder.forget(parts)
-        folder.trusted.clear()  # a rebalance starts: faust may drop what is in flight
-
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
-    async def on_assigned(sender: Any, assigned: Any = None, **kwargs: Any) -> None:
-        folder.trusted.clear()
-
-    def settled() -> bool:
-        """No rebalance under way: what faust delivers now, it does not drop."""
-        return app.flow_control.is_active() and not app.rebalancing
 
     async def publish_alerts(alerts: list[dict[str, Any]]) -> None:
         pending = []
@@ -279,16 +270,9 @@ def create_app(
                 last_event = {e.message.partition: e for e in events}
                 now = time.monotonic()
                 delivered.update({p: now for p in last_event})
-                rebalances = (app.rebalancing_count, app.consumer_generation_id)
-                was_settled = settled()
                 async with fold_lock:
                     loaded_before = set(folder.parts)
                     result = await save_batch(messages)
-                    if was_settled and settled() and rebalances == (app.rebalancing_count,
-                                                                    app.consumer_generation_id):
-                        # every jump of these partitions was checked up to a settled
-                        # delivery: from here on, until the next rebalance, a jump is a marker
-                        folder.trusted.update(last_event)
             except BaseException as exc:  # noqa: BLE001 - incl. cancellation of an unsaved batch
                 _die(exc)
             try:
@@ -354,10 +338,16 @@ def create_app(
             log.info("tail check: end offsets unavailable (%r)", exc)
             return
         async with fold_lock:
+            try:  # the saved offsets of partitions not loaded yet: one query, not one per partition
+                unloaded = {} if all(p in folder.parts for p in idle) else models.offsets()
+            except Exception as exc:  # noqa: BLE001 - PostgreSQL away: next tick
+                log.warning("tail check: saved offsets unavailable (%r)", exc)
+                _reconnect(models)
+                return
             for p in idle:
                 try:
                     folder_state = folder.parts.get(p)
-                    saved = folder_state.offset if folder_state is not None else models.offsets().get(p, (-1, 0))[0]
+                    saved = folder_state.offset if folder_state is not None else unloaded.get(p, (-1, 0))[0]
                     # after the last folded fact come at least its transaction's marker
                     if end.get(p, 0) <= saved + 2 or tail_seen.get(p) == (saved, end[p]):
                         continue
